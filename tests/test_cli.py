@@ -1,0 +1,53 @@
+"""The `aimstf` console script, end to end in a subprocess, as a user runs it."""
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import aimstf_kit
+
+from conftest import aimstf_cmd
+
+
+def run(*args, cwd=None):
+    return subprocess.run(aimstf_cmd() + [str(a) for a in args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_version_and_help():
+    r = run("--version")
+    assert r.returncode == 0 and aimstf_kit.__version__ in r.stdout
+    r = run("--help")
+    assert r.returncode == 0
+    for cmd in ("synth", "info", "demo"):
+        assert cmd in r.stdout
+
+
+def test_synth_then_info(tmp_path):
+    r = run("synth", "mahnob", tmp_path / "m", "--subjects", 1, "--trials", 2, "--seconds", 2,
+            "--prestim-seconds", 3, "--no-video", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "MAHNOB synthetic tree" in r.stdout and "2 bdf" in r.stdout and "0 avi" in r.stdout
+    r = run("info", "mahnob", tmp_path / "m", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "1 subjects, 2 trials, 0 videos" in r.stdout
+
+
+def test_bad_input_is_one_clear_line(tmp_path):
+    r = run("info", "deap", tmp_path / "missing", "--quiet")
+    assert r.returncode == 2
+    assert r.stderr.strip().startswith("aimstf: error:") and "data_preprocessed_python: not found" in r.stderr
+    assert "Traceback" not in r.stderr
+    (tmp_path / "d" / "data_preprocessed_python").mkdir(parents=True)
+    (tmp_path / "d" / "data_preprocessed_python" / "s01.dat").write_bytes(b"junk")
+    r = run("info", "deap", tmp_path / "d", "--quiet")
+    assert r.returncode == 2 and "participant_ratings.csv not found" in r.stderr
+    r = run("synth", "deap", tmp_path / "x", "--signal", "audio")
+    assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+def test_demo_runs(tmp_path):
+    r = run("demo", "--out", tmp_path / "demo", "--subjects", 1, "--trials", 2, "--seconds", 2, "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "read back: 1 subjects, 2 trials, 2 face videos" in r.stdout
+    assert (tmp_path / "demo" / "deap" / "data_preprocessed_python" / "s01.dat").is_file()
