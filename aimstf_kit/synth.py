@@ -7,7 +7,7 @@ __all__ = ['Signal', 'MARKER_BITS', 'MARKER_CELL', 'plant_labels', 'make_eeg', '
            'FaceRenderer', 'haar_detector', 'write_dat', 'write_bdf', 'write_video', 'face_frames', 'SynthConfig',
            'SynthSummary', 'synth_deap', 'synth_mahnob', 'synth']
 
-# %% ../nbs/03_synth.ipynb #a23bf104
+# %% ../nbs/03_synth.ipynb #0fe31cbf
 import csv
 import datetime
 import os
@@ -28,7 +28,7 @@ from .core import (DEAP_BASELINE_SECONDS, DEAP_CHANNELS, DEAP_EEG_CHANNELS, DEAP
                              MAHNOB_FS, MAHNOB_PERIPHERAL_CHANNELS, MAHNOB_PRESTIM_SECONDS, MAHNOB_VIDEO_FPS,
                              Config, _check)
 
-# %% ../nbs/03_synth.ipynb #dde6d9ff
+# %% ../nbs/03_synth.ipynb #8515c604
 Signal = Literal["eeg", "face", "both", "complementary"]
 
 _MIN_LATENT = 0.15  # |latent| below this is redrawn: ratings stay clearly away from the threshold
@@ -61,7 +61,7 @@ def plant_labels(rng: np.random.Generator, n_trials: int, signal: Signal = "both
         bad = np.abs(e + f) / 2 < _MIN_LATENT_COMPLEMENTARY
     return (e + f) / 2, e, f
 
-# %% ../nbs/03_synth.ipynb #9f8ed67c
+# %% ../nbs/03_synth.ipynb #4e4edd5c
 _LEFT_FRONTAL = ("Fp1", "AF3", "F3", "F7", "FC5")
 _RIGHT_FRONTAL = ("Fp2", "AF4", "F4", "F8", "FC6")
 _POSTERIOR = ("P3", "P7", "PO3", "O1", "Oz", "Pz", "P4", "P8", "PO4", "O2")
@@ -112,7 +112,7 @@ def make_eeg(rng: np.random.Generator, eeg_cue: np.ndarray, n_samples: int, onse
     x += 4.0 * (1 - ca * stim) * _band_noise(rng, shape, fs, 4.0, 7.0)
     return x.astype(dtype, copy=False)
 
-# %% ../nbs/03_synth.ipynb #ea3864ba
+# %% ../nbs/03_synth.ipynb #d9bdc5d8
 def make_peripheral(rng: np.random.Generator, names, n_trials: int, n_samples: int, fs: float) -> np.ndarray:
     "Plausible peripheral signals (trials, len(names), n_samples) for DEAP or MAHNOB channel names."
     t = np.arange(n_samples) / fs
@@ -138,7 +138,7 @@ def make_peripheral(rng: np.random.Generator, names, n_trials: int, n_samples: i
             out[:, k] = rng.standard_normal((n_trials, n_samples))
     return out
 
-# %% ../nbs/03_synth.ipynb #6cdd8ecc
+# %% ../nbs/03_synth.ipynb #15ef6f68
 # Feature positions in skimage.data.astronaut() (x, y) and the head cut-out (y0, y1, x0, x1)
 _ASTRO_CUT = (10, 262, 118, 332)
 _ASTRO_MOUTH = (224, 147)
@@ -174,7 +174,7 @@ def read_marker(frame: np.ndarray) -> tuple[int, int, int]:
         pos += nb
     return tuple(out)
 
-# %% ../nbs/03_synth.ipynb #72034cb8
+# %% ../nbs/03_synth.ipynb #73d65238
 class FaceRenderer:
     """Renders frames (H, W, 3) RGB uint8 of one synthetic subject's animated face.
 
@@ -265,7 +265,7 @@ class FaceRenderer:
         cv2.polylines(fr, [np.round(pts).astype(np.int32)], False, (150, 55, 60), max(2, int(round(3.5 * s))), cv2.LINE_AA)
         return fr
 
-# %% ../nbs/03_synth.ipynb #999045c9
+# %% ../nbs/03_synth.ipynb #ccd0809c
 def haar_detector():
     "OpenCV's frontal-face Haar cascade (ships inside opencv-python-headless)."
     path = os.path.join(cv2.data.haarcascades, "haarcascade_frontalface_default.xml")
@@ -274,7 +274,7 @@ def haar_detector():
         raise RuntimeError(f"{path}: could not load the Haar cascade (opencv-python-headless < 5 ships it)")
     return det
 
-# %% ../nbs/03_synth.ipynb #d695e0cd
+# %% ../nbs/03_synth.ipynb #9b17269e
 def _p2_str(b: bytes) -> bytes:
     "A Python-2 `str` (SHORT_BINSTRING or BINSTRING)."
     return b"U" + bytes([len(b)]) + b if len(b) < 256 else b"T" + struct.pack("<i", len(b)) + b
@@ -316,7 +316,7 @@ def write_dat(path, data: np.ndarray, labels: np.ndarray) -> None:
     body = b"\x80\x02}(" + _p2_str(b"labels") + _p2_ndarray(labels) + _p2_str(b"data") + _p2_ndarray(data) + b"u."
     _atomic_write(path, lambda f: f.write(body))
 
-# %% ../nbs/03_synth.ipynb #fb194621
+# %% ../nbs/03_synth.ipynb #57d557e5
 def write_bdf(path, signals: np.ndarray, ch_names, fs: int, units=None, phys_range=None,
               start: Optional[datetime.datetime] = None, subject: str = "X", recording: str = "aimstf_kit synthetic") -> None:
     """Write a 24-bit BDF file. `signals` (channels, samples) in physical units; the `Status` channel
@@ -367,7 +367,7 @@ def write_bdf(path, signals: np.ndarray, ch_names, fs: int, units=None, phys_ran
         raise AssertionError("BDF header size")
     _atomic_write(path, lambda f: (f.write(head), f.write(body)))
 
-# %% ../nbs/03_synth.ipynb #d724e54a
+# %% ../nbs/03_synth.ipynb #86ed29fa
 def write_video(path, frames, fps: float, size: tuple[int, int]) -> int:
     "Write RGB frames (an iterable of H x W x 3 uint8) to an MJPG AVI at `fps`; returns the frame count."
     path = Path(path)
@@ -402,7 +402,7 @@ def face_frames(renderer: FaceRenderer, seconds: float, fps: float, face_cue, su
         write_marker(fr, subject, trial, i)
         yield fr
 
-# %% ../nbs/03_synth.ipynb #2e29a756
+# %% ../nbs/03_synth.ipynb #60579b1a
 @dataclass(frozen=True)
 class SynthConfig(Config):
     "What `synth_deap` / `synth_mahnob` write. Defaults are small; DEAP-size is trials=40, seconds=60."
@@ -462,7 +462,7 @@ def _ratings_from_latent(rng, latent, integer: bool):
     r[:, :2] = np.where(latent > 0, np.maximum(r[:, :2], 6), np.minimum(r[:, :2], 4))
     return np.clip(r, 1, 9)
 
-# %% ../nbs/03_synth.ipynb #8f134488
+# %% ../nbs/03_synth.ipynb #0c5aa58a
 def synth_deap(out, cfg: SynthConfig = SynthConfig(), progress: bool = True) -> SynthSummary:
     "Write a synthetic DEAP tree under `out` (see the table at the top of this chapter)."
     t0 = time.perf_counter()
@@ -518,7 +518,7 @@ def synth_deap(out, cfg: SynthConfig = SynthConfig(), progress: bool = True) -> 
     summary.seconds = time.perf_counter() - t0
     return summary
 
-# %% ../nbs/03_synth.ipynb #b07e1f6f
+# %% ../nbs/03_synth.ipynb #59c92f4c
 _MAHNOB_VIDEO_SIZE = (780, 580)
 
 
@@ -550,7 +550,7 @@ def synth_mahnob(out, cfg: SynthConfig = SynthConfig(), progress: bool = True) -
             status = np.zeros(n_samples)
             status[pre:pre + 5] = 1  # stimulus onset pulse
             status[pre + stim_n:pre + stim_n + 5] = 2  # stimulus end pulse
-            status += 0  # upper Status bits (CMS, battery) are left at 0
+            status += 1 << 20  # an upper Status bit set, as BioSemi hardware flags are ("CMS in range")
             bdf = d / f"Part_{s}_N_Trial{trial}_emotion.bdf"
             write_bdf(bdf, np.vstack([eeg[k], per[k], status[None]]), MAHNOB_CHANNELS, fs, subject=f"Part_{s}",
                       start=datetime.datetime(2009, 7, 9, 17, 53, 46) + datetime.timedelta(minutes=3 * k))
