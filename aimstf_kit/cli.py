@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['describe', 'demo', 'build_parser', 'main']
 
-# %% ../nbs/90_cli.ipynb #35b969df
+# %% ../nbs/90_cli.ipynb #797c6778
 import argparse
 import sys
 import time
@@ -19,7 +19,7 @@ import aimstf_kit
 from .core import DataFormatError
 from .synth import SynthConfig, synth
 
-# %% ../nbs/90_cli.ipynb #50a9a0e2
+# %% ../nbs/90_cli.ipynb #6f171c9a
 def _synth_cmd(a) -> int:
     cfg = SynthConfig(subjects=a.subjects, trials=a.trials, seconds=float(a.seconds), video=not a.no_video,
                       signal=a.signal, seed=a.seed, missing_videos=a.missing_videos,
@@ -70,50 +70,88 @@ def _info_cmd(a) -> int:
         print(f"  subject {s}: {p}: {why}")
     return 0
 
-# %% ../nbs/90_cli.ipynb #92ec5c48
-def demo(out="aimstf_demo", subjects: int = 2, trials: int = 4, seconds: int = 10, seed: int = 0,
-         progress: bool = True) -> dict:
-    "Generate a small synthetic DEAP dataset with video under `out`, read it back, and summarise it."
-    import cv2
-    from aimstf_kit import deap
-    from aimstf_kit.synth import haar_detector
+# %% ../nbs/90_cli.ipynb #bcf5c014
+def _subjects_arg(text: Optional[str]):
+    if not text:
+        return None
+    out = []
+    for part in text.split(","):
+        if "-" in part:
+            a, b = part.split("-")
+            out += list(range(int(a), int(b) + 1))
+        else:
+            out.append(int(part))
+    return out
+
+
+def _prepare_cmd(a) -> int:
+    from aimstf_kit.core import PrepareConfig
+    from aimstf_kit.prepare import prepare
+    cfg = PrepareConfig(segment_seconds=a.segment_seconds, fps=a.fps, face_size=a.face_size,
+                        video_offset=a.video_offset, faces=not a.no_faces)
+    cdir = prepare(a.dataset, a.root, a.cache, cfg, subjects=_subjects_arg(a.subjects), workers=a.workers,
+                   progress=not a.quiet)
+    import json
+    man = json.loads((cdir / "manifest.json").read_text())
+    subs = man["subjects"]
+    n = sum(e["n"] for e in subs.values())
+    nf = sum(e["face_samples"] for e in subs.values())
+    skipped = sum(len(e["skipped"]) for e in subs.values())
+    missed = sum(e["face_frames_missed"] for e in subs.values())
+    req = sum(e["face_frames_requested"] for e in subs.values())
+    print(f"cache: {cdir}")
+    print(f"{len(subs)} subjects, {n} samples ({nf} with faces); face detection missed {missed} of {req} frames "
+          f"(box reused); {skipped} recorded skip(s) in manifest.json")
+    return 0
+
+# %% ../nbs/90_cli.ipynb #261c2b56
+def demo(out="aimstf_demo", subjects: int = 2, trials: int = 5, seconds: int = 10, seed: int = 0,
+         workers: int = 1, progress: bool = True) -> dict:
+    "Synthesise a small DEAP dataset with video under `out`, prepare it, split it, and write figures."
+    import matplotlib
+    matplotlib.use("Agg")
+    from aimstf_kit.datasets import check_no_leakage, make_splits, open_cache, plot_protocols
+    from aimstf_kit.prepare import plot_sample, prepare
     out = Path(out)
     t0 = time.perf_counter()
     s = synth("deap", out / "deap", SynthConfig(subjects=subjects, trials=trials, seconds=float(seconds), seed=seed),
               progress=progress)
     print(s)
-    rows = describe("deap", out / "deap", progress=False)
-    det, found, checked = haar_detector(), 0, 0
-    for v in s.files["avi"][:4]:
-        cap = cv2.VideoCapture(str(v))
-        for k in range(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), 50):
-            cap.set(cv2.CAP_PROP_POS_FRAMES, k)
-            ok, fr = cap.read()
-            if not ok:
-                break
-            g = cv2.cvtColor(cv2.resize(fr, None, fx=0.5, fy=0.5), cv2.COLOR_BGR2GRAY)
-            found += len(det.detectMultiScale(g, 1.1, 5, minSize=(30, 30))) > 0
-            checked += 1
-        cap.release()
-    rec = deap.read_subject(out / "deap", 1)
-    result = dict(root=str(out / "deap"), subjects=len(rows), trials=sum(r["trials"] for r in rows),
-                  videos=sum(r["videos"] for r in rows), faces_found=found, frames_checked=checked,
-                  eeg_shape=list(rec.eeg.shape), seconds=time.perf_counter() - t0)
-    print(f"read back: {result['subjects']} subjects, {result['trials']} trials, {result['videos']} face videos; "
-          f"EEG of subject 1 {tuple(rec.eeg.shape)} at {rec.fs:g} Hz")
-    print(f"face detector found a face in {found}/{checked} sampled frames")
+    cdir = prepare("deap", out / "deap", out / "cache", workers=workers, progress=progress)
+    cache = open_cache(cdir)
+    print(cache)
+    man = cache.manifest["subjects"]
+    missed = sum(e["face_frames_missed"] for e in man.values())
+    req = sum(e["face_frames_requested"] for e in man.values())
+    print(f"face detector: a face in {req - missed} of {req} sampled frames (the rest reuse the last box)")
+    splits = list(make_splits("kfold-trial", cache.subject, cache.trial))
+    for sp in splits:
+        check_no_leakage(sp, cache.subject, cache.trial)
+    print(f"kfold-trial: {len(splits)} splits (5 folds x {subjects} subjects), no trial shared between train, "
+          f"validation and test; e.g. {splits[0]}")
+    y = cache.labels("valence")
+    print(f"valence labels (rating >= 5): {int(y.sum())} high, {int(len(y) - y.sum())} low")
+    i = int(np.flatnonzero(cache.has_face)[0])
+    fig = plot_sample(cache.eeg[i], cache.faces[i], f"subject {cache.subject[i]}, trial {cache.trial[i]}, "
+                      f"second {cache.segment[i]}: valence {cache.ratings[i, 0]:.2f}")
+    fig.savefig(out / "sample.png", dpi=120)
+    plot_protocols(cache.subject, cache.trial).savefig(out / "protocols.png", dpi=120)
+    result = dict(root=str(out / "deap"), cache=str(cdir), samples=len(cache), face_samples=int(cache.has_face.sum()),
+                  faces_found=req - missed, frames_checked=req, splits=len(splits), seconds=time.perf_counter() - t0)
+    print(f"figures: {out / 'sample.png'}, {out / 'protocols.png'}")
     print(f"demo finished in {result['seconds']:.1f} s. Training and cross-validation are not in the kit yet; "
-          f"next: `aimstf info deap {out / 'deap'}` or open nbs/01_deap.ipynb.")
+          f"next: open nbs/06_datasets.ipynb, or `aimstf info deap {out / 'deap'}`.")
     return result
 
 
 def _demo_cmd(a) -> int:
-    demo(a.out, subjects=a.subjects, trials=a.trials, seconds=a.seconds, seed=a.seed, progress=not a.quiet)
+    demo(a.out, subjects=a.subjects, trials=a.trials, seconds=a.seconds, seed=a.seed, workers=a.workers,
+         progress=not a.quiet)
     return 0
 
-# %% ../nbs/90_cli.ipynb #85642264
+# %% ../nbs/90_cli.ipynb #13b4cd0d
 def build_parser() -> argparse.ArgumentParser:
-    "The `aimstf` argument parser (subcommands synth, info, demo)."
+    "The `aimstf` argument parser (subcommands synth, info, prepare, demo)."
     p = argparse.ArgumentParser(prog="aimstf", description="aimstf_kit: bimodal EEG + face emotion recognition "
                                 "(AIMSTF-SSFF and baselines) on DEAP and MAHNOB-HCI.")
     p.add_argument("--version", action="version", version=f"aimstf_kit {aimstf_kit.__version__}")
@@ -141,12 +179,28 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--quiet", action="store_true", help="no progress bar")
     i.set_defaults(func=_info_cmd)
 
+    r = sub.add_parser("prepare", help="cut aligned one-second EEG + face samples into a keyed, resumable cache")
+    r.add_argument("dataset", choices=["deap", "mahnob"])
+    r.add_argument("root", type=Path, help="the dataset folder (as for `aimstf info`)")
+    r.add_argument("cache", type=Path, help="cache folder; the samples go to CACHE/<dataset>-<key>/")
+    r.add_argument("--segment-seconds", type=float, default=1.0, help="sample length in seconds (default 1)")
+    r.add_argument("--fps", type=int, default=5, help="face frames per second (default 5)")
+    r.add_argument("--face-size", type=int, default=64, help="side of the face crops in pixels (default 64)")
+    r.add_argument("--video-offset", type=float, default=0.0,
+                   help="DEAP: seconds into each video where the trial starts (default 0)")
+    r.add_argument("--no-faces", action="store_true", help="EEG only: do not decode videos")
+    r.add_argument("--workers", type=int, default=1, help="processes decoding videos (default 1)")
+    r.add_argument("--subjects", default=None, help="subset, e.g. 1,2,5-8 (default: all)")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=_prepare_cmd)
+
     d = sub.add_parser("demo", help="the main job on synthetic data it generates itself")
     d.add_argument("--out", type=Path, default=Path("aimstf_demo"), help="output folder (default ./aimstf_demo)")
     d.add_argument("--subjects", type=int, default=2)
-    d.add_argument("--trials", type=int, default=4)
+    d.add_argument("--trials", type=int, default=5, help="trials per subject (at least 5, for 5 folds)")
     d.add_argument("--seconds", type=int, default=10)
     d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--workers", type=int, default=2, help="processes decoding videos (default 2)")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
     d.set_defaults(func=_demo_cmd)
     return p

@@ -9,7 +9,7 @@ __all__ = ['DEAP_EEG_CHANNELS', 'DEAP_PERIPHERAL_CHANNELS', 'DEAP_CHANNELS', 'EE
            'LabelRuleName', 'binarize', 'LabelRule', 'seed_everything', 'Config', 'PrepareConfig', 'SubjectRecord',
            'DataFormatError', 'plot_trial']
 
-# %% ../nbs/00_core.ipynb #6df70ab0
+# %% ../nbs/00_core.ipynb #14ae11e6
 import dataclasses
 import os
 import random
@@ -19,7 +19,7 @@ from typing import Literal, Optional, Sequence
 
 import numpy as np
 
-# %% ../nbs/00_core.ipynb #5ca19a97
+# %% ../nbs/00_core.ipynb #d1d03a25
 DEAP_EEG_CHANNELS: tuple[str, ...] = (
     "Fp1", "AF3", "F3", "F7", "FC5", "FC1", "C3", "T7", "CP5", "CP1", "P3", "P7", "PO3", "O1", "Oz", "Pz",
     "Fp2", "AF4", "Fz", "F4", "F8", "FC6", "FC2", "Cz", "C4", "T8", "CP6", "CP2", "P4", "P8", "PO4", "O2",
@@ -46,7 +46,7 @@ MAHNOB_PERIPHERAL_CHANNELS: tuple[str, ...] = (
 MAHNOB_CHANNELS: tuple[str, ...] = DEAP_EEG_CHANNELS + MAHNOB_PERIPHERAL_CHANNELS + ("Status",)
 "All 47 channels of a MAHNOB-HCI emotion BDF file, in file order."
 
-# %% ../nbs/00_core.ipynb #8aa08fa1
+# %% ../nbs/00_core.ipynb #aeab07f1
 DEAP_FS: float = 128.0
 "Sampling rate of DEAP's preprocessed EEG (Hz)."
 DEAP_BASELINE_SECONDS: float = 3.0
@@ -72,7 +72,7 @@ RATING_NAMES = {
 }
 "Columns of `SubjectRecord.ratings` per dataset (MAHNOB: feltVlnc, feltArsl, feltCtrl, feltPred)."
 
-# %% ../nbs/00_core.ipynb #61d27c95
+# %% ../nbs/00_core.ipynb #05ede3df
 LabelRuleName = Literal[">=", ">"]
 
 
@@ -107,7 +107,7 @@ class LabelRule:
     def __str__(self):
         return f"rating {self.rule} {self.threshold:g}"
 
-# %% ../nbs/00_core.ipynb #c8c90f45
+# %% ../nbs/00_core.ipynb #9a3cf83e
 def seed_everything(seed: int, deterministic: bool = False) -> np.random.Generator:
     "Seed `random`, NumPy and torch (if installed) with `seed`; return `np.random.default_rng(seed)`."
     seed = int(seed)
@@ -127,7 +127,7 @@ def seed_everything(seed: int, deterministic: bool = False) -> np.random.Generat
             torch.backends.cudnn.benchmark = False
     return np.random.default_rng(seed)
 
-# %% ../nbs/00_core.ipynb #9f4fe4f5
+# %% ../nbs/00_core.ipynb #ddfaa148
 class Config:
     "Mixin for frozen dataclass configurations: `to_dict`, `from_dict` (strict) and `replace`."
 
@@ -162,7 +162,7 @@ def _check(cond: bool, cls: str, msg: str):
     if not cond:
         raise ValueError(f"{cls}: {msg}")
 
-# %% ../nbs/00_core.ipynb #3e325237
+# %% ../nbs/00_core.ipynb #d9be43e5
 @dataclass(frozen=True)
 class PrepareConfig(Config):
     "Parameters that decide the content of a prepared cache of one-second EEG + face samples."
@@ -173,6 +173,8 @@ class PrepareConfig(Config):
     video_offset: float = 0.0  # seconds into a DEAP video where the trial (after the baseline) starts
     faces: bool = True  # False: EEG-only cache
     baseline: Literal["mean-window", "none"] = "mean-window"  # DESIGN 3: subtract the mean 1-s baseline window
+    face_margin: float = 0.2  # crop side = (1 + 2 * margin) * detected box side
+    detect_scale: float = 0.5  # the face detector runs on frames downscaled by this factor
 
     def __post_init__(self):
         n = type(self).__name__
@@ -184,6 +186,8 @@ class PrepareConfig(Config):
         _check(isinstance(self.face_size, int) and self.face_size >= 8, n, f"face_size must be an int >= 8, got {self.face_size!r}")
         _check(self.video_offset >= 0, n, f"video_offset must be >= 0, got {self.video_offset}")
         _check(self.baseline in ("mean-window", "none"), n, f"baseline must be 'mean-window' or 'none', got {self.baseline!r}")
+        _check(0 <= self.face_margin <= 1, n, f"face_margin must be in [0, 1], got {self.face_margin}")
+        _check(0 < self.detect_scale <= 1, n, f"detect_scale must be in (0, 1], got {self.detect_scale}")
 
     @property
     def segment_samples(self) -> int:
@@ -195,7 +199,7 @@ class PrepareConfig(Config):
         "Face frames per segment."
         return int(round(self.segment_seconds * self.fps))
 
-# %% ../nbs/00_core.ipynb #94c86c6e
+# %% ../nbs/00_core.ipynb #8162be4c
 @dataclass
 class SubjectRecord:
     "One subject's trials as read from disk (DEAP or MAHNOB-HCI). Shapes: n = trials, S = max samples."
@@ -271,7 +275,7 @@ class SubjectRecord:
                 f"eeg {tuple(self.eeg.shape)} @ {self.fs:g} Hz, {int(self.has_video.sum())} videos, "
                 f"{len(self.skipped)} skipped)")
 
-# %% ../nbs/00_core.ipynb #eed8b57b
+# %% ../nbs/00_core.ipynb #95f158e2
 class DataFormatError(ValueError):
     "A dataset file exists but is malformed; `path` names it and the message says what is wrong."
 
@@ -279,7 +283,7 @@ class DataFormatError(ValueError):
         self.path, self.problem = Path(path), problem
         super().__init__(f"{path}: {problem}")
 
-# %% ../nbs/00_core.ipynb #af4893c0
+# %% ../nbs/00_core.ipynb #e04b18ee
 def plot_trial(rec: SubjectRecord, i: int = 0, channels: Optional[Sequence[str]] = None,
                seconds: Optional[tuple[float, float]] = None, spacing: Optional[float] = None, ax=None):
     """Stacked EEG traces of trial `i` of `rec` (time 0 = stimulus onset), baseline shaded grey.

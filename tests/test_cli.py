@@ -47,7 +47,18 @@ def test_bad_input_is_one_clear_line(tmp_path):
 
 
 def test_demo_runs(tmp_path):
-    r = run("demo", "--out", tmp_path / "demo", "--subjects", 1, "--trials", 2, "--seconds", 2, "--quiet")
+    r = run("demo", "--out", tmp_path / "demo", "--subjects", 1, "--trials", 5, "--seconds", 2, "--quiet")
     assert r.returncode == 0, r.stderr
-    assert "read back: 1 subjects, 2 trials, 2 face videos" in r.stdout
-    assert (tmp_path / "demo" / "deap" / "data_preprocessed_python" / "s01.dat").is_file()
+    assert "Cache(deap, 1 subjects, 10 samples (10 with faces)" in r.stdout
+    assert "kfold-trial: 5 splits" in r.stdout
+    assert (tmp_path / "demo" / "sample.png").stat().st_size > 10_000
+    assert (tmp_path / "demo" / "protocols.png").stat().st_size > 10_000
+
+
+def test_prepare_command(tmp_path):
+    assert run("synth", "deap", tmp_path / "d", "--subjects", 2, "--trials", 2, "--seconds", 2, "--quiet").returncode == 0
+    r = run("prepare", "deap", tmp_path / "d", tmp_path / "cache", "--subjects", "1-2", "--workers", 2, "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "2 subjects, 8 samples (8 with faces)" in r.stdout
+    r = run("prepare", "deap", tmp_path / "d", tmp_path / "cache", "--subjects", "3", "--quiet")
+    assert r.returncode == 2 and "subject(s) [3]" in r.stderr
