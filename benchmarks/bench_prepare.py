@@ -131,11 +131,14 @@ def peak_memory(scratch, n_subjects=32):
     from aimstf_kit.synth import SynthConfig, synth_deap
     root = scratch / "deap32"
     synth_deap(root, SynthConfig(subjects=n_subjects, trials=40, seconds=60, video=False), progress=False)
-    code = ("import resource, sys, time; from aimstf_kit.prepare import prepare; from aimstf_kit.core import PrepareConfig;"
+    # VmHWM (peak resident set of this process image) rather than ru_maxrss, which Linux carries over
+    # from the parent across fork + exec and would report the benchmark's own peak
+    code = ("import re, time; from aimstf_kit.prepare import prepare; from aimstf_kit.core import PrepareConfig;"
             f"t0 = time.perf_counter(); prepare('deap', {str(root)!r}, {str(scratch / 'c32')!r}, PrepareConfig(faces=False), progress=False);"
-            "print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+            "hwm = re.search(r'VmHWM:\\s+(\\d+) kB', open('/proc/self/status').read()).group(1);"
+            "print(time.perf_counter() - t0, hwm)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    return float(out[0]), int(out[1]) / 1024  # seconds, MiB (ru_maxrss is in KiB on Linux)
+    return float(out[0]), int(out[1]) / 1024  # seconds, MiB
 
 
 def main():
