@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['VARIANTS', 'AIMSTFOutput', 'AIMSTF', 'to_kit_key', 'to_reference_key', 'load_reference', 'find_reference_dir']
 
-# %% ../../nbs/14_aimstf.ipynb #f2b887bf
+# %% ../../nbs/14_aimstf.ipynb #475fe5a1
 import re
 from pathlib import Path
 from typing import Literal, NamedTuple, Optional
@@ -18,7 +18,7 @@ from .eeg import EEGEncoder, n_params
 from .face import FaceEncoder
 from .fusion import SpecificSharedFusion
 
-# %% ../../nbs/14_aimstf.ipynb #32081db1
+# %% ../../nbs/14_aimstf.ipynb #06b30cc7
 VARIANTS = {
     "reference": dict(attention_over="batch", scores="shared", cmd="reference", channel_order="bgr",
                       head_activation=None, keep_unused=True),
@@ -37,12 +37,13 @@ class AIMSTFOutput(NamedTuple):
     fc2: torch.Tensor  # (B, 48) second classifier layer (after dropout)
     logits: torch.Tensor  # (B, C); (B,) after a sigmoid when C = 1
 
-# %% ../../nbs/14_aimstf.ipynb #86d42e8b
+# %% ../../nbs/14_aimstf.ipynb #4263d873
 class AIMSTF(nn.Module):
     """AIMSTF-SSFF (Sun & Chen, JEIT 2024). `model(face, eeg)`: face (B, 5, 3, 64, 64) RGB floats in [0, 1],
     eeg (B, 32, 128) -> `AIMSTFOutput`; with `return_internals=True`, `(output, internals)` where internals
     holds per-level similarities / weights / gate activations / attention maps / SE weights, the fusion
     weights and both 128-d features."""
+    modality = "both"
 
     def __init__(self, variant: Literal["paper", "reference"] = "paper", num_classes: int = 2, n_levels: int = 6,
                  n_electrodes: int = 32, fs: int = 128, frames: int = 5, face_size: int = 64, feature_size: int = 128,
@@ -100,7 +101,7 @@ class AIMSTF(nn.Module):
     def extra_repr(self):
         return f"variant={self.variant!r}, " + ", ".join(f"{k}={v!r}" for k, v in self.config.items())
 
-# %% ../../nbs/14_aimstf.ipynb #73385d03
+# %% ../../nbs/14_aimstf.ipynb #94d78dba
 _KEY_MAP = [  # (public name prefix, kit name prefix); {i} is a layer index
     ("face_feature_extractor.cnn.", "face.cnn."),
     ("face_feature_extractor.rnn.cell.conv.", "face.rnn.conv."),
@@ -199,7 +200,7 @@ def load_reference(path_or_state_dict, num_classes: Optional[int] = None, **kw) 
     model.ignored_keys = sorted(k for k in src if ".assist_attention." in k)
     return model.eval()
 
-# %% ../../nbs/14_aimstf.ipynb #6dbf5004
+# %% ../../nbs/14_aimstf.ipynb #5dfd8704
 def find_reference_dir() -> Optional[Path]:
     "The folder with the public code's golden files: $AIMSTF_REFERENCE_DIR, or shared/reference beside or above the repository."
     import os

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['frame_cnn', 'ConvLSTM', 'FaceEncoder']
 
-# %% ../../nbs/11_face.ipynb #a25b0e99
+# %% ../../nbs/11_face.ipynb #6e4b9cd6
 from typing import Optional
 
 import torch
@@ -14,15 +14,15 @@ import torch.nn.functional as F
 
 from .eeg import n_params
 
-# %% ../../nbs/11_face.ipynb #6cdb360c
-def frame_cnn() -> nn.Sequential:
-    "(N, 3, 64, 64) -> (N, 128, 6, 6): conv3-ReLU-maxpool3/2 x 3 (32, 64, 128 channels)."
-    return nn.Sequential(
-        nn.Conv2d(3, 32, 3), nn.ReLU(), nn.MaxPool2d(3, 2),
-        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(3, 2),
-        nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(), nn.MaxPool2d(3, 2))
+# %% ../../nbs/11_face.ipynb #e03da876
+def frame_cnn(pool_first: bool = False) -> nn.Sequential:
+    "(N, 3, 64, 64) -> (N, 128, 6, 6): conv3-ReLU-maxpool3/2 x 3 (32, 64, 128 channels); `pool_first` swaps ReLU and pooling (exact)."
+    def tail():
+        return [nn.MaxPool2d(3, 2), nn.ReLU()] if pool_first else [nn.ReLU(), nn.MaxPool2d(3, 2)]
+    return nn.Sequential(nn.Conv2d(3, 32, 3), *tail(), nn.Conv2d(32, 64, 3), *tail(),
+                         nn.Conv2d(64, 128, 3, padding=1), *tail())
 
-# %% ../../nbs/11_face.ipynb #96535cf5
+# %% ../../nbs/11_face.ipynb #c8545ec2
 class ConvLSTM(nn.Module):
     "Single-cell ConvLSTM: (B, T, C, H, W) -> last hidden state (B, hidden, H, W)."
 
@@ -47,12 +47,13 @@ class ConvLSTM(nn.Module):
         wx, wh = self.conv.weight[:, :C], self.conv.weight[:, C:]
         pad = self.conv.padding
         zx = F.conv2d(x.reshape(B * T, C, H, W), wx, self.conv.bias, padding=pad).reshape(B, T, -1, H, W)
-        for t in range(T):
-            z = zx[:, t] if t == 0 else zx[:, t] + F.conv2d(h, wh, None, padding=pad)
+        for t, z in enumerate(zx.unbind(1)):  # unbind: one gradient buffer, not one per time step
+            if t:
+                z = z + F.conv2d(h, wh, None, padding=pad)
             h, c = self._step(z, c)
         return h
 
-# %% ../../nbs/11_face.ipynb #d53036f0
+# %% ../../nbs/11_face.ipynb #b74738dd
 class FaceEncoder(nn.Module):
     "DeepVANet-style face branch: (B, T, 3, 64, 64) RGB in [0, 1] -> (B, 128)."
 
@@ -62,7 +63,7 @@ class FaceEncoder(nn.Module):
         if channel_order not in ("rgb", "bgr"):
             raise ValueError(f"channel_order must be 'rgb' or 'bgr', got {channel_order!r}")
         self.channel_order, self.channels_last = channel_order, channels_last
-        self.cnn = frame_cnn()
+        self.cnn = frame_cnn(pool_first=fast)
         if keep_discarded_rng:  # the public code builds (and throws away) a classifier here: draw its init
             nn.Linear(4608, 1000), nn.Linear(1000, 2)
         self.rnn = ConvLSTM(128, 128, fast=fast)
