@@ -6,7 +6,7 @@
 __all__ = ['TSCEPTION_CHANNELS', 'TSCEPTION_INDEX', 'MODELS', 'ModelOutput', 'EEGOnly', 'FaceOnly', 'TSception', 'DeepVANet',
            'build_model']
 
-# %% ../../nbs/15_baselines.ipynb #d6ae267d
+# %% ../../nbs/15_baselines.ipynb #09b40a2a
 from typing import Literal, NamedTuple, Optional
 
 import torch
@@ -19,7 +19,7 @@ from .aimstf import AIMSTF
 from .eeg import EEGEncoder, n_params
 from .face import FaceEncoder, frame_cnn, ConvLSTM
 
-# %% ../../nbs/15_baselines.ipynb #a5801c3c
+# %% ../../nbs/15_baselines.ipynb #79fcd7ee
 class ModelOutput(NamedTuple):
     "Output of a baseline: logits (B, C) and the feature vector the classifier saw."
     logits: torch.Tensor
@@ -43,7 +43,7 @@ class _Baseline(nn.Module):
         "Cross-entropy on the logits."
         return ClassificationLoss()
 
-# %% ../../nbs/15_baselines.ipynb #46af645b
+# %% ../../nbs/15_baselines.ipynb #63cfc511
 class EEGOnly(_Baseline):
     "AIMSTF's EEG encoder + classifier. `attention_over` as in `EEGEncoder` ('electrodes' = paper)."
     modality = "eeg"
@@ -73,7 +73,7 @@ class FaceOnly(_Baseline):
         f = self.encoder(face)
         return ModelOutput(self.classifier(f), f)
 
-# %% ../../nbs/15_baselines.ipynb #072622b3
+# %% ../../nbs/15_baselines.ipynb #f0a3c683
 _LEFT = ("Fp1", "AF3", "F3", "F7", "FC5", "FC1", "C3", "T7", "CP5", "CP1", "P3", "P7", "PO3", "O1")
 _RIGHT = ("Fp2", "AF4", "F4", "F8", "FC6", "FC2", "C4", "T8", "CP6", "CP2", "P4", "P8", "PO4", "O2")
 TSCEPTION_CHANNELS = _LEFT + _RIGHT
@@ -113,7 +113,7 @@ class TSception(_Baseline):
         feat = z.mean(dim=(2, 3))
         return ModelOutput(self.classifier(feat), feat)
 
-# %% ../../nbs/15_baselines.ipynb #edcf3ead
+# %% ../../nbs/15_baselines.ipynb #a8ea1ae6
 class DeepVANet(_Baseline):
     "Face ConvLSTM branch + 1-D CNN on EEG, concatenated features, MLP classifier."
     modality = "both"
@@ -134,7 +134,7 @@ class DeepVANet(_Baseline):
         feat = torch.cat([self.face(face), self.bio(eeg)], dim=1)
         return ModelOutput(self.classifier(feat), feat)
 
-# %% ../../nbs/15_baselines.ipynb #87408fb3
+# %% ../../nbs/15_baselines.ipynb #369025ae
 MODELS = {
     "aimstf": lambda **kw: AIMSTF("paper", **kw),
     "aimstf-reference": lambda **kw: AIMSTF("reference", **kw),
