@@ -6,7 +6,7 @@
 __all__ = ['CACHE_FORMAT', 'segment_trial', 'SubjectSamples', 'prepare_subject', 'plot_sample', 'cache_key', 'source_files',
            'fingerprint', 'write_subject', 'prepare']
 
-# %% ../nbs/05_prepare.ipynb #979c992c
+# %% ../nbs/05_prepare.ipynb #fe5e1c9f
 import hashlib
 import json
 import os
@@ -25,10 +25,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import aimstf_kit
-from .core import PrepareConfig, RATING_NAMES, DataFormatError, SubjectRecord
+from .core import PrepareConfig, RATING_NAMES, DataFormatError, SubjectRecord, tune_cpu_allocator
 from .faces import extract_faces, frame_indices, frame_times
 
-# %% ../nbs/05_prepare.ipynb #c33a64a6
+# %% ../nbs/05_prepare.ipynb #9482c063
 def _resample(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
     "Polyphase resampling along the last axis (NaNs are kept out of the filter by the caller)."
     if fs_in == fs_out:
@@ -55,7 +55,7 @@ def segment_trial(x: np.ndarray, onset: int, end: int, seg: int, baseline: str =
     keep = ~np.isnan(segs).any(axis=(1, 2))
     return segs.astype(np.float32, copy=False), keep, n_base
 
-# %% ../nbs/05_prepare.ipynb #24994ad6
+# %% ../nbs/05_prepare.ipynb #68de2d59
 @dataclass
 class SubjectSamples:
     "The samples of one subject, as stored in the cache."
@@ -170,7 +170,7 @@ def prepare_subject(rec: SubjectRecord, cfg: PrepareConfig = PrepareConfig(), wo
                       skipped=[[str(p), why] for p, why in list(rec.skipped) + skipped])
     return out
 
-# %% ../nbs/05_prepare.ipynb #e4e84aff
+# %% ../nbs/05_prepare.ipynb #51b0048a
 def plot_sample(eeg: np.ndarray, faces: Optional[np.ndarray] = None, title: str = "", channels=("Fp1", "F3", "F4", "Fp2", "Cz", "Pz", "O1", "O2"),
                 fs: float = 128.0):
     "Face strip (per, S, S, 3) above stacked EEG traces (32, seg) of one sample; returns the figure."
@@ -195,7 +195,7 @@ def plot_sample(eeg: np.ndarray, faces: Optional[np.ndarray] = None, title: str 
     fig.suptitle(title, fontsize=10)
     return fig
 
-# %% ../nbs/05_prepare.ipynb #7f6a83b0
+# %% ../nbs/05_prepare.ipynb #2c130ffb
 CACHE_FORMAT = 1
 "Version of the on-disk cache layout and of the content rules; part of every cache key."
 
@@ -233,12 +233,12 @@ def _atomic_json(path: Path, obj) -> None:
 
 
 def _content_hash(ss: SubjectSamples) -> str:
-    h = hashlib.blake2b(digest_size=16)
+    h = hashlib.sha256()  # hardware-accelerated on current x86 and ARM CPUs
     for k in SubjectSamples.ARRAYS:
         a = getattr(ss, k)
         if a is not None:
             h.update(k.encode()); h.update(str(a.shape).encode()); h.update(np.ascontiguousarray(a).data)
-    return h.hexdigest()
+    return h.hexdigest()[:32]
 
 
 def write_subject(cache_dir: Path, ss: SubjectSamples, extra: dict) -> dict:
@@ -260,12 +260,18 @@ def write_subject(cache_dir: Path, ss: SubjectSamples, extra: dict) -> dict:
         raise
     return entry
 
-# %% ../nbs/05_prepare.ipynb #570cce47
+# %% ../nbs/05_prepare.ipynb #f72908ba
 def prepare(dataset: Literal["deap", "mahnob"], root, cache, cfg: PrepareConfig = PrepareConfig(),
-            subjects: Optional[Sequence[int]] = None, workers: int = 1, progress: bool = True) -> Path:
+            subjects: Optional[Sequence[int]] = None, workers: int = 1, progress: bool = True,
+            tune_allocator: bool = True) -> Path:
     """Prepare every (or the given) subject of a DEAP or MAHNOB-HCI tree under `root` into
-    `cache/<dataset>-<key>/`; resumes an interrupted run. Returns the cache folder."""
+    `cache/<dataset>-<key>/`; resumes an interrupted run. Returns the cache folder.
+
+    `tune_allocator` applies `tune_cpu_allocator()` (process-wide): each subject allocates and frees
+    a few hundred MB, and reusing that memory instead of faulting in fresh pages halves the time."""
     from aimstf_kit import deap, mahnob
+    if tune_allocator:
+        tune_cpu_allocator()
     root, cache = Path(root), Path(cache)
     if dataset == "deap":
         available = deap.list_subjects(root)
