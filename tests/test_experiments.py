@@ -1,0 +1,96 @@
+"""Cross-validation end to end through `aimstf cv`: kill -9 then --resume gives the same results file,
+leaky protocols are flagged in every output, and bad requests are refused before any training."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pandas as pd
+import pytest
+
+from aimstf_kit.core import PrepareConfig
+from aimstf_kit.prepare import prepare
+from aimstf_kit.synth import SynthConfig, synth_deap
+
+from conftest import aimstf_cmd
+
+CV = ["--model", "eeg-only", "--target", "valence", "--folds", "3", "--batch-size", "8", "--lr", "0.001", "--seed", "4", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cv")
+    synth_deap(root / "DEAP", SynthConfig(subjects=2, trials=6, seconds=2, video=False, signal="eeg", seed=2), progress=False)
+    return prepare("deap", root / "DEAP", root / "cache", PrepareConfig(faces=False), progress=False)
+
+
+def cv(*args, **kw):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(aimstf_cmd() + ["cv", *map(str, args)], capture_output=True, text=True, env=env, **kw)
+
+
+def test_kill_then_resume_gives_identical_results(cache, tmp_path):
+    ref = cv(cache, "--out", tmp_path / "ref", "--epochs", "5", *CV)
+    assert ref.returncode == 0, ref.stderr
+    expected = (tmp_path / "ref" / "results.csv").read_text()
+    assert len(pd.read_csv(tmp_path / "ref" / "results.csv")) == 2 * 3
+    # the same run, killed with SIGKILL while a later fold is half-trained
+    out = tmp_path / "killed"
+    p = subprocess.Popen(aimstf_cmd() + ["cv", str(cache), "--out", str(out), "--epochs", "5", *CV],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        done = list(out.glob("folds/*/*/*/result.json"))
+        ckpts = [c for c in out.glob("folds/*/*/*/checkpoint.pt") if not (c.parent / "result.json").exists()]
+        if len(done) >= 2 and ckpts:
+            break
+        time.sleep(0.05)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert not (out / "results.csv").exists(), "the run finished before it could be killed"
+    assert len(list(out.glob("folds/*/*/*/result.json"))) < 6
+    r = cv(cache, "--out", out, "--epochs", "5", "--resume", *CV)
+    assert r.returncode == 0, r.stderr
+    assert (out / "results.csv").read_text() == expected
+
+
+def test_kfold_segment_is_flagged_everywhere(cache, tmp_path):
+    r = cv(cache, "--out", tmp_path / "seg", "--protocol", "kfold-segment", "--epochs", "2", *CV)
+    assert r.returncode == 0, r.stderr
+    df = pd.read_csv(tmp_path / "seg" / "results.csv")
+    assert df["leaky"].all() and (df["protocol"] == "kfold-segment").all()
+    summary = json.loads((tmp_path / "seg" / "summary.json").read_text())
+    assert summary["leaky"] is True and "same trial" in summary["leakage_note"]
+    table = (tmp_path / "seg" / "table.md").read_text()
+    assert "†" in table and "inflated" in table and "†" in r.stdout
+
+
+def test_bad_requests_are_refused_before_training(cache, tmp_path):
+    def refused(*args, match):
+        out = tmp_path / f"r{len(list(tmp_path.iterdir()))}"
+        r = cv(cache, "--out", out, "--epochs", "1", *args)
+        assert r.returncode == 2, r.stdout + r.stderr
+        assert match in r.stderr, r.stderr
+        assert not (out / "folds").exists()
+    refused("--model", "resnet", match="unknown model(s) ['resnet']")
+    refused("--model", "face-only", match="EEG-only cache")
+    refused("--target", "joy", match="no rating ['joy']")
+    refused("--subjects", "1,9", match="subject(s) [9] are not in this cache")
+    r = cv(cache, "--out", tmp_path / "x", "--protocol", "holdout")
+    assert r.returncode == 2 and "invalid choice" in r.stderr
+    # a cache written by another kit version
+    man = json.loads((cache / "manifest.json").read_text())
+    old = dict(man, format=0, kit_version="0.0.1")
+    (cache / "manifest.json").write_text(json.dumps(old))
+    try:
+        refused("--model", "eeg-only", match="cache format 0 (kit 0.0.1)")
+    finally:
+        (cache / "manifest.json").write_text(json.dumps(man))
+    # resuming with another configuration
+    ok = cv(cache, "--out", tmp_path / "run", "--epochs", "1", *CV)
+    assert ok.returncode == 0, ok.stderr
+    r = cv(cache, "--out", tmp_path / "run", "--epochs", "2", "--resume", *CV)
+    assert r.returncode == 2 and "different configuration (train)" in r.stderr
+    r = cv(cache, "--out", tmp_path / "run", "--epochs", "1", *CV)
+    assert r.returncode == 2 and "already holds a run" in r.stderr
