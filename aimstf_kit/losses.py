@@ -5,21 +5,21 @@
 # %% auto #0
 __all__ = ['diff_loss', 'cmd_reference', 'cmd', 'LossTerms', 'AIMSTFLoss', 'ClassificationLoss']
 
-# %% ../nbs/13_losses.ipynb #8c8b4926
-from typing import Literal, NamedTuple
+# %% ../nbs/13_losses.ipynb #27295f7c
+from typing import Literal, NamedTuple, Optional
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-# %% ../nbs/13_losses.ipynb #1506382a
+# %% ../nbs/13_losses.ipynb #53bd00b2
 def diff_loss(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     "Difference loss between (B, d1) and (B, d2) codes: mean of squared entries of the (d1, d2) correlation of row-normalised codes."
     xn = x / (x.norm(dim=1, keepdim=True).detach() + 1e-6)
     yn = y / (y.norm(dim=1, keepdim=True).detach() + 1e-6)
     return (xn.t() @ yn).pow(2).mean()
 
-# %% ../nbs/13_losses.ipynb #a0e84550
+# %% ../nbs/13_losses.ipynb #7f32aab3
 def cmd_reference(x: torch.Tensor, y: torch.Tensor, orders=(1, 2)) -> torch.Tensor:
     "The public code's moment discrepancy: global scalar mean, sum over `orders` of |m_k(x) - m_k(y)|."
     def m(z, k):
@@ -27,8 +27,12 @@ def cmd_reference(x: torch.Tensor, y: torch.Tensor, orders=(1, 2)) -> torch.Tens
     return sum((m(x, k) - m(y, k)).abs() for k in orders)
 
 
-def cmd(x: torch.Tensor, y: torch.Tensor, k: int = 5, span: float = 1.0) -> torch.Tensor:
-    "Central moment discrepancy (Zellinger et al. 2017), per feature, orders 1..k, features of range `span`."
+def cmd(x: torch.Tensor, y: torch.Tensor, k: int = 5, span: Optional[float] = None) -> torch.Tensor:
+    """Central moment discrepancy (Zellinger et al. 2017), per feature, orders 1..k. `span` = b - a of the
+    features' range; None: the joint range of x and y (detached), i.e. CMD of the codes rescaled to [0, 1]."""
+    if span is None:
+        both = torch.cat([x.detach(), y.detach()])
+        span = (both.max() - both.min()).clamp_min(1e-6)
     mx, my = x.mean(0), y.mean(0)
     out = (mx - my).norm() / span
     cx, cy = x - mx, y - my
@@ -36,7 +40,7 @@ def cmd(x: torch.Tensor, y: torch.Tensor, k: int = 5, span: float = 1.0) -> torc
         out = out + (cx.pow(order).mean(0) - cy.pow(order).mean(0)).norm() / span ** order
     return out
 
-# %% ../nbs/13_losses.ipynb #c527f849
+# %% ../nbs/13_losses.ipynb #232edb72
 class LossTerms(NamedTuple):
     "The total and every term of the AIMSTF-SSFF objective (all scalar tensors)."
     total: torch.Tensor
@@ -70,7 +74,7 @@ class AIMSTFLoss(nn.Module):
         total = cls + self.alpha * (d1 + d2) + self.gamma * d3 + self.beta * c
         return LossTerms(total, cls, d1, d2, d3, c)
 
-# %% ../nbs/13_losses.ipynb #37a4bcfb
+# %% ../nbs/13_losses.ipynb #ac2e9eeb
 class ClassificationLoss(nn.Module):
     "Cross-entropy on (B, C) logits (C >= 2), or BCE-with-logits on a single output column."
 

@@ -50,7 +50,7 @@ def test_switches_one_at_a_time(batch):
     with torch.no_grad():
         torch.testing.assert_close(m(face[:1], eeg[:1]).logits, m(face, eeg).logits[:1], atol=1e-6, rtol=1e-5)
     assert AIMSTF("paper", scores="shared").fusion.score_out.out_features == 1
-    rgb, bgr = AIMSTF("paper").eval(), AIMSTF("paper", channel_order="bgr").eval()
+    rgb, bgr = AIMSTF("paper", face_normalize=None).eval(), AIMSTF("paper", channel_order="bgr", face_normalize=None).eval()
     bgr.load_state_dict(rgb.state_dict())
     with torch.no_grad():
         torch.testing.assert_close(bgr(face, eeg).logits, rgb(face.flip(2), eeg).logits)
@@ -76,7 +76,9 @@ def test_cmd_properties():
     # the public form is blind to a per-feature mean shift with the same overall variance
     z = y.clone(); z[:, ::2] += 1; z[:, 1::2] -= 1
     z = (z - z.mean()) / z.std(unbiased=False) * y.std(unbiased=False) + y.mean()
-    assert cmd(y, z) > 1.0 and cmd_reference(y, z) < 1e-3
+    assert cmd(y, z) > 5 * base and cmd_reference(y, z) < 1e-3
+    torch.testing.assert_close(cmd(x * 7, y * 7), cmd(x, y))  # the default span makes it scale-free
+    assert cmd(x, y + 1, span=1.0) > cmd(x, y + 1)  # a fixed span is available
 
 
 def test_input_shape_errors(batch):

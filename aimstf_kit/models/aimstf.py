@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['VARIANTS', 'AIMSTFOutput', 'AIMSTF', 'to_kit_key', 'to_reference_key', 'load_reference', 'find_reference_dir']
 
-# %% ../../nbs/14_aimstf.ipynb #475fe5a1
+# %% ../../nbs/14_aimstf.ipynb #6f4aedfd
 import re
 from pathlib import Path
 from typing import Literal, NamedTuple, Optional
@@ -18,12 +18,12 @@ from .eeg import EEGEncoder, n_params
 from .face import FaceEncoder
 from .fusion import SpecificSharedFusion
 
-# %% ../../nbs/14_aimstf.ipynb #06b30cc7
+# %% ../../nbs/14_aimstf.ipynb #d8e53f48
 VARIANTS = {
     "reference": dict(attention_over="batch", scores="shared", cmd="reference", channel_order="bgr",
-                      head_activation=None, keep_unused=True),
+                      head_activation=None, keep_unused=True, face_normalize=None),
     "paper": dict(attention_over="electrodes", scores="per_part", cmd="paper", channel_order="rgb",
-                  head_activation=None, keep_unused=False),
+                  head_activation=None, keep_unused=False, face_normalize="imagenet"),
 }
 
 
@@ -37,7 +37,7 @@ class AIMSTFOutput(NamedTuple):
     fc2: torch.Tensor  # (B, 48) second classifier layer (after dropout)
     logits: torch.Tensor  # (B, C); (B,) after a sigmoid when C = 1
 
-# %% ../../nbs/14_aimstf.ipynb #4263d873
+# %% ../../nbs/14_aimstf.ipynb #6dcc03eb
 class AIMSTF(nn.Module):
     """AIMSTF-SSFF (Sun & Chen, JEIT 2024). `model(face, eeg)`: face (B, 5, 3, 64, 64) RGB floats in [0, 1],
     eeg (B, 32, 128) -> `AIMSTFOutput`; with `return_internals=True`, `(output, internals)` where internals
@@ -59,7 +59,7 @@ class AIMSTF(nn.Module):
         self.expect_face = (frames, 3, face_size, face_size)
         self.expect_eeg = (n_electrodes, fs)
         self.face = FaceEncoder(feature_size, frames, face_size, cfg["channel_order"], channels_last=fast, fast=fast,
-                                keep_discarded_rng=cfg["keep_unused"])
+                                keep_discarded_rng=cfg["keep_unused"], normalize=cfg["face_normalize"])
         self.eeg = EEGEncoder(n_electrodes, fs, n_levels, hidden, feature_size, 4, attn_dropout, cfg["attention_over"],
                               keep_unused=cfg["keep_unused"])
         self.fusion = SpecificSharedFusion(feature_size, num_classes, dropout, cfg["scores"], cfg["head_activation"])
@@ -101,7 +101,7 @@ class AIMSTF(nn.Module):
     def extra_repr(self):
         return f"variant={self.variant!r}, " + ", ".join(f"{k}={v!r}" for k, v in self.config.items())
 
-# %% ../../nbs/14_aimstf.ipynb #94d78dba
+# %% ../../nbs/14_aimstf.ipynb #aee3be79
 _KEY_MAP = [  # (public name prefix, kit name prefix); {i} is a layer index
     ("face_feature_extractor.cnn.", "face.cnn."),
     ("face_feature_extractor.rnn.cell.conv.", "face.rnn.conv."),
@@ -200,7 +200,7 @@ def load_reference(path_or_state_dict, num_classes: Optional[int] = None, **kw) 
     model.ignored_keys = sorted(k for k in src if ".assist_attention." in k)
     return model.eval()
 
-# %% ../../nbs/14_aimstf.ipynb #5dfd8704
+# %% ../../nbs/14_aimstf.ipynb #38f8bed7
 def find_reference_dir() -> Optional[Path]:
     "The folder with the public code's golden files: $AIMSTF_REFERENCE_DIR, or shared/reference beside or above the repository."
     import os
