@@ -6,7 +6,7 @@
 __all__ = ['n_params', 'MultiScaleTemporal', 'ElectrodeAttention', 'SqueezeExcite', 'DualFlowBlock', 'level_weights', 'LevelGate',
            'EEGEncoder']
 
-# %% ../../nbs/10_eeg.ipynb #24c1c561
+# %% ../../nbs/10_eeg.ipynb #729c704a
 import math
 from typing import Literal, Optional
 
@@ -19,7 +19,7 @@ def n_params(m: nn.Module, trainable_only: bool = False) -> int:
     "Number of parameters of a module."
     return sum(p.numel() for p in m.parameters() if p.requires_grad or not trainable_only)
 
-# %% ../../nbs/10_eeg.ipynb #1ef55a64
+# %% ../../nbs/10_eeg.ipynb #cf89e5d3
 class MultiScaleTemporal(nn.Module):
     "Three temporal kernels (0.5, 0.25, 0.125 x fs) over all electrodes: (B, C, T) -> (B, C, T'), T' = 136 for T = fs = 128."
 
@@ -37,7 +37,19 @@ class MultiScaleTemporal(nn.Module):
         ys = [F.avg_pool1d(F.leaky_relu(conv(x)), 2, 2) for conv in self.branches]
         return self.bn(torch.cat(ys, dim=-1))
 
-# %% ../../nbs/10_eeg.ipynb #f8ff436b
+# %% ../../nbs/10_eeg.ipynb #2035f584
+def _init_projections(m: nn.Module, dim: int, n: int) -> None:
+    """Give `m` an out_proj Linear(dim, dim) and an (n*dim, dim) input projection, initialised as the public
+    code does: out_proj created (default init) first, then xavier on both weights, zero biases, so that a
+    seeded construction draws the same random numbers."""
+    m.out_proj = nn.Linear(dim, dim)
+    m.in_proj_weight = nn.Parameter(torch.empty(n * dim, dim))
+    m.in_proj_bias = nn.Parameter(torch.zeros(n * dim))
+    nn.init.xavier_uniform_(m.in_proj_weight)
+    nn.init.xavier_uniform_(m.out_proj.weight)
+    nn.init.zeros_(m.out_proj.bias)
+
+
 class ElectrodeAttention(nn.Module):
     """Multi-head self-attention on (B, 32, E) features, over the batch (`over='batch'`, the public code)
     or over the 32 electrodes of each sample (`over='electrodes'`). Returns (B, 32, E) and the
@@ -51,14 +63,7 @@ class ElectrodeAttention(nn.Module):
         if over not in ("batch", "electrodes"):
             raise ValueError(f"over must be 'batch' or 'electrodes', got {over!r}")
         self.dim, self.heads, self.p, self.over = dim, heads, dropout, over
-        # out_proj is created (and default-initialised) before the input projection, as in the public code,
-        # so that a seeded construction draws the same random numbers
-        self.out_proj = nn.Linear(dim, dim)
-        self.in_proj_weight = nn.Parameter(torch.empty(3 * dim, dim))
-        self.in_proj_bias = nn.Parameter(torch.zeros(3 * dim))
-        nn.init.xavier_uniform_(self.in_proj_weight)
-        nn.init.xavier_uniform_(self.out_proj.weight)
-        nn.init.zeros_(self.out_proj.bias)
+        _init_projections(self, dim, 3)
 
     def _attend(self, x):
         "x (L, N, E): attention over L, independently for each of the N rows."
@@ -78,7 +83,7 @@ class ElectrodeAttention(nn.Module):
         out, attn = self._attend(x.transpose(0, 1))  # L = 32 electrodes, N = B
         return out.transpose(0, 1), attn
 
-# %% ../../nbs/10_eeg.ipynb #a45a0c8b
+# %% ../../nbs/10_eeg.ipynb #b70004e4
 class SqueezeExcite(nn.Module):
     "Channel gating: mean over time, C -> C/r -> C (ReLU, sigmoid), rescale. (B, C, T) -> (B, C, T), and the weights (B, C)."
 
@@ -124,14 +129,9 @@ class _UnusedAttention(nn.Module):
 
     def __init__(self, dim):
         super().__init__()
-        self.out_proj = nn.Linear(dim, dim)
-        self.in_proj_weight = nn.Parameter(torch.empty(2 * dim, dim))
-        self.in_proj_bias = nn.Parameter(torch.zeros(2 * dim))
-        nn.init.xavier_uniform_(self.in_proj_weight)
-        nn.init.xavier_uniform_(self.out_proj.weight)
-        nn.init.zeros_(self.out_proj.bias)
+        _init_projections(self, dim, 2)
 
-# %% ../../nbs/10_eeg.ipynb #bb97c067
+# %% ../../nbs/10_eeg.ipynb #26f490bf
 def level_weights(c: torch.Tensor) -> torch.Tensor:
     "Weights of the earlier levels from their cosine similarities `c` (B, i): 1 - c for i = 1, 1 - softmax(c) otherwise."
     return 1 - (c if c.shape[1] == 1 else torch.softmax(c, dim=1))
