@@ -7,7 +7,7 @@ __all__ = ['Signal', 'MARKER_BITS', 'MARKER_CELL', 'plant_labels', 'make_eeg', '
            'FaceRenderer', 'haar_detector', 'write_dat', 'write_bdf', 'write_video', 'face_frames', 'SynthConfig',
            'SynthSummary', 'synth_deap', 'synth_mahnob', 'synth']
 
-# %% ../nbs/03_synth.ipynb #0fe31cbf
+# %% ../nbs/03_synth.ipynb #2f5b20c2
 import csv
 import datetime
 import os
@@ -28,7 +28,7 @@ from .core import (DEAP_BASELINE_SECONDS, DEAP_CHANNELS, DEAP_EEG_CHANNELS, DEAP
                              MAHNOB_FS, MAHNOB_PERIPHERAL_CHANNELS, MAHNOB_PRESTIM_SECONDS, MAHNOB_VIDEO_FPS,
                              Config, _check)
 
-# %% ../nbs/03_synth.ipynb #8515c604
+# %% ../nbs/03_synth.ipynb #fca9d9af
 Signal = Literal["eeg", "face", "both", "complementary"]
 
 _MIN_LATENT = 0.15  # |latent| below this is redrawn: ratings stay clearly away from the threshold
@@ -61,7 +61,7 @@ def plant_labels(rng: np.random.Generator, n_trials: int, signal: Signal = "both
         bad = np.abs(e + f) / 2 < _MIN_LATENT_COMPLEMENTARY
     return (e + f) / 2, e, f
 
-# %% ../nbs/03_synth.ipynb #4e4edd5c
+# %% ../nbs/03_synth.ipynb #3dc05966
 _LEFT_FRONTAL = ("Fp1", "AF3", "F3", "F7", "FC5")
 _RIGHT_FRONTAL = ("Fp2", "AF4", "F4", "F8", "FC6")
 _POSTERIOR = ("P3", "P7", "PO3", "O1", "Oz", "Pz", "P4", "P8", "PO4", "O2")
@@ -88,11 +88,14 @@ def _pink_noise(rng, shape, fs):
 
 
 def make_eeg(rng: np.random.Generator, eeg_cue: np.ndarray, n_samples: int, onset: int, fs: float,
-             strength: float = 1.0, dtype=np.float64) -> np.ndarray:
+             strength: float = 1.0, dtype=np.float64, nuisance: float = 0.0) -> np.ndarray:
     """Synthetic EEG (trials, 32, n_samples) in microvolts, DEAP electrode order.
 
     `eeg_cue` (trials, 2) in [-1, 1] sets the valence (frontal alpha asymmetry) and arousal
-    (beta up, theta down) cues, applied from sample `onset` on; `strength` scales both."""
+    (beta up, theta down) cues, applied from sample `onset` on; `strength` scales both.
+    `nuisance` > 0 adds a trial-specific signature unrelated to the label (a random spatial pattern
+    oscillating at a random frequency, `nuisance` x 6 uV) during the stimulus: the kind of trial
+    identity that segment-level cross-validation exploits."""
     n_trials = len(eeg_cue)
     ch = list(DEAP_EEG_CHANNELS)
     shape = (n_trials, 32, n_samples)
@@ -110,9 +113,14 @@ def make_eeg(rng: np.random.Generator, eeg_cue: np.ndarray, n_samples: int, onse
     ca = strength * 0.7 * eeg_cue[:, 1][:, None, None]
     x += 3.0 * (1 + ca * stim) * _band_noise(rng, shape, fs, 16.0, 24.0)
     x += 4.0 * (1 - ca * stim) * _band_noise(rng, shape, fs, 4.0, 7.0)
+    if nuisance > 0:
+        t = np.arange(n_samples) / fs
+        pattern = rng.standard_normal((n_trials, 32, 1))
+        freq, phase = rng.uniform(2.0, 30.0, (n_trials, 1, 1)), rng.uniform(0, 2 * np.pi, (n_trials, 1, 1))
+        x += nuisance * 6.0 * pattern * np.sin(2 * np.pi * freq * t + phase) * stim
     return x.astype(dtype, copy=False)
 
-# %% ../nbs/03_synth.ipynb #d9bdc5d8
+# %% ../nbs/03_synth.ipynb #d3a8c9b9
 def make_peripheral(rng: np.random.Generator, names, n_trials: int, n_samples: int, fs: float) -> np.ndarray:
     "Plausible peripheral signals (trials, len(names), n_samples) for DEAP or MAHNOB channel names."
     t = np.arange(n_samples) / fs
@@ -138,7 +146,7 @@ def make_peripheral(rng: np.random.Generator, names, n_trials: int, n_samples: i
             out[:, k] = rng.standard_normal((n_trials, n_samples))
     return out
 
-# %% ../nbs/03_synth.ipynb #15ef6f68
+# %% ../nbs/03_synth.ipynb #694cbb8d
 # Feature positions in skimage.data.astronaut() (x, y) and the head cut-out (y0, y1, x0, x1)
 _ASTRO_CUT = (10, 262, 118, 332)
 _ASTRO_MOUTH = (224, 147)
@@ -174,7 +182,7 @@ def read_marker(frame: np.ndarray) -> tuple[int, int, int]:
         pos += nb
     return tuple(out)
 
-# %% ../nbs/03_synth.ipynb #73d65238
+# %% ../nbs/03_synth.ipynb #d25cb11c
 class FaceRenderer:
     """Renders frames (H, W, 3) RGB uint8 of one synthetic subject's animated face.
 
@@ -265,7 +273,7 @@ class FaceRenderer:
         cv2.polylines(fr, [np.round(pts).astype(np.int32)], False, (150, 55, 60), max(2, int(round(3.5 * s))), cv2.LINE_AA)
         return fr
 
-# %% ../nbs/03_synth.ipynb #ccd0809c
+# %% ../nbs/03_synth.ipynb #8f1a51e7
 def haar_detector():
     "OpenCV's frontal-face Haar cascade (ships inside opencv-python-headless)."
     path = os.path.join(cv2.data.haarcascades, "haarcascade_frontalface_default.xml")
@@ -274,7 +282,7 @@ def haar_detector():
         raise RuntimeError(f"{path}: could not load the Haar cascade (opencv-python-headless < 5 ships it)")
     return det
 
-# %% ../nbs/03_synth.ipynb #9b17269e
+# %% ../nbs/03_synth.ipynb #3fa07c7e
 def _p2_str(b: bytes) -> bytes:
     "A Python-2 `str` (SHORT_BINSTRING or BINSTRING)."
     return b"U" + bytes([len(b)]) + b if len(b) < 256 else b"T" + struct.pack("<i", len(b)) + b
@@ -316,7 +324,7 @@ def write_dat(path, data: np.ndarray, labels: np.ndarray) -> None:
     body = b"\x80\x02}(" + _p2_str(b"labels") + _p2_ndarray(labels) + _p2_str(b"data") + _p2_ndarray(data) + b"u."
     _atomic_write(path, lambda f: f.write(body))
 
-# %% ../nbs/03_synth.ipynb #57d557e5
+# %% ../nbs/03_synth.ipynb #57f7c267
 def write_bdf(path, signals: np.ndarray, ch_names, fs: int, units=None, phys_range=None,
               start: Optional[datetime.datetime] = None, subject: str = "X", recording: str = "aimstf_kit synthetic") -> None:
     """Write a 24-bit BDF file. `signals` (channels, samples) in physical units; the `Status` channel
@@ -367,7 +375,7 @@ def write_bdf(path, signals: np.ndarray, ch_names, fs: int, units=None, phys_ran
         raise AssertionError("BDF header size")
     _atomic_write(path, lambda f: (f.write(head), f.write(body)))
 
-# %% ../nbs/03_synth.ipynb #86ed29fa
+# %% ../nbs/03_synth.ipynb #176c5f00
 def write_video(path, frames, fps: float, size: tuple[int, int]) -> int:
     "Write RGB frames (an iterable of H x W x 3 uint8) to an MJPG AVI at `fps`; returns the frame count."
     path = Path(path)
@@ -402,7 +410,7 @@ def face_frames(renderer: FaceRenderer, seconds: float, fps: float, face_cue, su
         write_marker(fr, subject, trial, i)
         yield fr
 
-# %% ../nbs/03_synth.ipynb #60579b1a
+# %% ../nbs/03_synth.ipynb #06abb097
 @dataclass(frozen=True)
 class SynthConfig(Config):
     "What `synth_deap` / `synth_mahnob` write. Defaults are small; DEAP-size is trials=40, seconds=60."
@@ -417,6 +425,7 @@ class SynthConfig(Config):
     strength: float = 1.0  # scales every EEG cue
     prestim_seconds: float = MAHNOB_PRESTIM_SECONDS  # MAHNOB: recording before stimulus onset
     poststim_seconds: float = 2.0  # MAHNOB: recording after stimulus end
+    nuisance: float = 0.0  # trial-specific, label-free EEG signature (see make_eeg); for leakage demonstrations
 
     def __post_init__(self):
         n = "SynthConfig"
@@ -428,6 +437,7 @@ class SynthConfig(Config):
         _check(self.prestim_seconds >= 1 and float(self.prestim_seconds).is_integer(), n, f"prestim_seconds must be a whole number >= 1, got {self.prestim_seconds}")
         _check(self.poststim_seconds >= 0 and float(self.poststim_seconds).is_integer(), n, f"poststim_seconds must be a whole number >= 0, got {self.poststim_seconds}")
         _check(0 <= self.seed < 2**32, n, f"seed must be in [0, 2**32), got {self.seed}")
+        _check(self.nuisance >= 0 and self.strength >= 0, n, "nuisance and strength must be >= 0")
 
 
 @dataclass
@@ -462,7 +472,7 @@ def _ratings_from_latent(rng, latent, integer: bool):
     r[:, :2] = np.where(latent > 0, np.maximum(r[:, :2], 6), np.minimum(r[:, :2], 4))
     return np.clip(r, 1, 9)
 
-# %% ../nbs/03_synth.ipynb #0c5aa58a
+# %% ../nbs/03_synth.ipynb #c025e7f4
 def synth_deap(out, cfg: SynthConfig = SynthConfig(), progress: bool = True) -> SynthSummary:
     "Write a synthetic DEAP tree under `out` (see the table at the top of this chapter)."
     t0 = time.perf_counter()
@@ -478,7 +488,7 @@ def synth_deap(out, cfg: SynthConfig = SynthConfig(), progress: bool = True) -> 
         latent, eeg_cue, face_cue = plant_labels(rng, cfg.trials, cfg.signal)
         labels = _ratings_from_latent(rng, latent, integer=False)
         data = np.empty((cfg.trials, len(DEAP_CHANNELS), n_samples))
-        data[:, :32] = make_eeg(rng, eeg_cue, n_samples, base, fs, cfg.strength)
+        data[:, :32] = make_eeg(rng, eeg_cue, n_samples, base, fs, cfg.strength, nuisance=cfg.nuisance)
         data[:, 32:] = make_peripheral(rng, DEAP_PERIPHERAL_CHANNELS, cfg.trials, n_samples, fs)
         path = out / "data_preprocessed_python" / f"s{s:02d}.dat"
         write_dat(path, data, labels)
@@ -518,7 +528,7 @@ def synth_deap(out, cfg: SynthConfig = SynthConfig(), progress: bool = True) -> 
     summary.seconds = time.perf_counter() - t0
     return summary
 
-# %% ../nbs/03_synth.ipynb #59c92f4c
+# %% ../nbs/03_synth.ipynb #55fe6813
 _MAHNOB_VIDEO_SIZE = (780, 580)
 
 
@@ -536,7 +546,7 @@ def synth_mahnob(out, cfg: SynthConfig = SynthConfig(), progress: bool = True) -
         rng = _subject_rng(cfg, "mahnob", s, 0)
         latent, eeg_cue, face_cue = plant_labels(rng, cfg.trials, cfg.signal)
         ratings = _ratings_from_latent(rng, latent, integer=True)
-        eeg = make_eeg(rng, eeg_cue, n_samples, pre, fs, cfg.strength)
+        eeg = make_eeg(rng, eeg_cue, n_samples, pre, fs, cfg.strength, nuisance=cfg.nuisance)
         eeg[..., pre + stim_n:] = make_eeg(rng, np.zeros_like(eeg_cue), n_samples, n_samples, fs)[..., pre + stim_n:]
         per = make_peripheral(rng, MAHNOB_PERIPHERAL_CHANNELS, cfg.trials, n_samples, fs)
         media = rng.choice(np.arange(1, 60), cfg.trials, replace=False)
