@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['describe', 'plot_results', 'demo', 'build_parser', 'main']
 
-# %% ../nbs/90_cli.ipynb #25e84fcc
+# %% ../nbs/90_cli.ipynb #18e1ed46
 import argparse
 import json
 import sys
@@ -20,7 +20,7 @@ import aimstf_kit
 from .core import DataFormatError
 from .synth import SynthConfig, synth
 
-# %% ../nbs/90_cli.ipynb #326a456a
+# %% ../nbs/90_cli.ipynb #b47d8d3c
 def _synth_cmd(a) -> int:
     cfg = SynthConfig(subjects=a.subjects, trials=a.trials, seconds=float(a.seconds), video=not a.no_video,
                       signal=a.signal, seed=a.seed, missing_videos=a.missing_videos,
@@ -33,18 +33,8 @@ def _synth_cmd(a) -> int:
 def describe(dataset: str, root, progress: bool = True) -> list:
     "Read every subject of a DEAP or MAHNOB-HCI tree; return one summary dict per subject."
     from tqdm.auto import tqdm
-    if dataset == "deap":
-        from aimstf_kit import deap as mod
-        subjects = mod.list_subjects(root)
-        ratings = mod.read_ratings_csv(Path(root) / "metadata_csv" / "participant_ratings.csv")
-        read = lambda s: mod.read_subject(root, s, ratings=ratings)
-    elif dataset == "mahnob":
-        from aimstf_kit import mahnob as mod
-        index = mod.index_sessions(root)
-        read = lambda s: mod.read_subject(root, s, index=index)
-        subjects = sorted(index[0])
-    else:
-        raise ValueError(f"dataset must be 'deap' or 'mahnob', got {dataset!r}")
+    from aimstf_kit.prepare import dataset_reader
+    subjects, read, _ = dataset_reader(dataset, root)
     if not subjects:
         raise FileNotFoundError(f"{root}: no {dataset.upper()} subject found")
     rows = []
@@ -71,7 +61,7 @@ def _info_cmd(a) -> int:
         print(f"  subject {s}: {p}: {why}")
     return 0
 
-# %% ../nbs/90_cli.ipynb #7e54dc04
+# %% ../nbs/90_cli.ipynb #43ccd170
 def _subjects_arg(text: Optional[str]):
     if not text:
         return None
@@ -105,7 +95,7 @@ def _prepare_cmd(a) -> int:
           f"(box reused); {skipped} recorded skip(s) in manifest.json")
     return 0
 
-# %% ../nbs/90_cli.ipynb #55764cf8
+# %% ../nbs/90_cli.ipynb #20283d0e
 def _csv_arg(text: str) -> list:
     return [t.strip() for t in text.split(",") if t.strip()]
 
@@ -125,7 +115,7 @@ def _cv_cmd(a) -> int:
     print(f"{len(df)} fold results: {Path(a.out) / 'results.csv'}; summary: {Path(a.out) / 'summary.json'}")
     return 0
 
-# %% ../nbs/90_cli.ipynb #13a06d6a
+# %% ../nbs/90_cli.ipynb #9cbd5e02
 def plot_results(df, ax=None):
     "Per-subject test accuracy (mean over folds) of each model and target in a results frame."
     import matplotlib.pyplot as plt
@@ -186,7 +176,7 @@ def _demo_cmd(a) -> int:
          seed=a.seed, jobs=a.jobs, progress=not a.quiet)
     return 0
 
-# %% ../nbs/90_cli.ipynb #2b15c9c2
+# %% ../nbs/90_cli.ipynb #2ecae72a
 def build_parser() -> argparse.ArgumentParser:
     "The `aimstf` argument parser (subcommands synth, info, prepare, cv, demo)."
     p = argparse.ArgumentParser(prog="aimstf", description="aimstf_kit: bimodal EEG + face emotion recognition "

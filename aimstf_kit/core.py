@@ -7,9 +7,9 @@ __all__ = ['DEAP_EEG_CHANNELS', 'DEAP_PERIPHERAL_CHANNELS', 'DEAP_CHANNELS', 'EE
            'MAHNOB_CHANNELS', 'DEAP_FS', 'DEAP_BASELINE_SECONDS', 'DEAP_TRIAL_SECONDS', 'DEAP_VIDEO_FPS',
            'DEAP_VIDEO_SUBJECTS', 'MAHNOB_FS', 'MAHNOB_PRESTIM_SECONDS', 'MAHNOB_VIDEO_FPS', 'MODEL_FS', 'RATING_NAMES',
            'LabelRuleName', 'binarize', 'LabelRule', 'seed_everything', 'Config', 'PrepareConfig', 'SubjectRecord',
-           'DataFormatError', 'plot_trial', 'tune_cpu_allocator']
+           'DataFormatError', 'plot_trial', 'tune_cpu_allocator', 'atomic_write']
 
-# %% ../nbs/00_core.ipynb #4cd7f7e5
+# %% ../nbs/00_core.ipynb #72d7e651
 import dataclasses
 import os
 import random
@@ -19,7 +19,7 @@ from typing import Literal, Optional, Sequence
 
 import numpy as np
 
-# %% ../nbs/00_core.ipynb #9f2c2697
+# %% ../nbs/00_core.ipynb #c6538426
 DEAP_EEG_CHANNELS: tuple[str, ...] = (
     "Fp1", "AF3", "F3", "F7", "FC5", "FC1", "C3", "T7", "CP5", "CP1", "P3", "P7", "PO3", "O1", "Oz", "Pz",
     "Fp2", "AF4", "Fz", "F4", "F8", "FC6", "FC2", "Cz", "C4", "T8", "CP6", "CP2", "P4", "P8", "PO4", "O2",
@@ -46,7 +46,7 @@ MAHNOB_PERIPHERAL_CHANNELS: tuple[str, ...] = (
 MAHNOB_CHANNELS: tuple[str, ...] = DEAP_EEG_CHANNELS + MAHNOB_PERIPHERAL_CHANNELS + ("Status",)
 "All 47 channels of a MAHNOB-HCI emotion BDF file, in file order."
 
-# %% ../nbs/00_core.ipynb #ee5e560a
+# %% ../nbs/00_core.ipynb #ddd778fc
 DEAP_FS: float = 128.0
 "Sampling rate of DEAP's preprocessed EEG (Hz)."
 DEAP_BASELINE_SECONDS: float = 3.0
@@ -72,7 +72,7 @@ RATING_NAMES = {
 }
 "Columns of `SubjectRecord.ratings` per dataset (MAHNOB: feltVlnc, feltArsl, feltCtrl, feltPred)."
 
-# %% ../nbs/00_core.ipynb #46d9fd9b
+# %% ../nbs/00_core.ipynb #c9f7e0ee
 LabelRuleName = Literal[">=", ">"]
 
 
@@ -107,7 +107,7 @@ class LabelRule:
     def __str__(self):
         return f"rating {self.rule} {self.threshold:g}"
 
-# %% ../nbs/00_core.ipynb #9bb17ef5
+# %% ../nbs/00_core.ipynb #3da29599
 def seed_everything(seed: int, deterministic: bool = False) -> np.random.Generator:
     "Seed `random`, NumPy and torch (if installed) with `seed`; return `np.random.default_rng(seed)`."
     seed = int(seed)
@@ -127,7 +127,7 @@ def seed_everything(seed: int, deterministic: bool = False) -> np.random.Generat
             torch.backends.cudnn.benchmark = False
     return np.random.default_rng(seed)
 
-# %% ../nbs/00_core.ipynb #16ce0b9d
+# %% ../nbs/00_core.ipynb #b3a93ae2
 class Config:
     "Mixin for frozen dataclass configurations: `to_dict`, `from_dict` (strict) and `replace`."
 
@@ -162,7 +162,7 @@ def _check(cond: bool, cls: str, msg: str):
     if not cond:
         raise ValueError(f"{cls}: {msg}")
 
-# %% ../nbs/00_core.ipynb #169cef88
+# %% ../nbs/00_core.ipynb #1c6f6405
 @dataclass(frozen=True)
 class PrepareConfig(Config):
     "Parameters that decide the content of a prepared cache of one-second EEG + face samples."
@@ -199,7 +199,7 @@ class PrepareConfig(Config):
         "Face frames per segment."
         return int(round(self.segment_seconds * self.fps))
 
-# %% ../nbs/00_core.ipynb #c56528ab
+# %% ../nbs/00_core.ipynb #f80739dd
 @dataclass
 class SubjectRecord:
     "One subject's trials as read from disk (DEAP or MAHNOB-HCI). Shapes: n = trials, S = max samples."
@@ -275,7 +275,7 @@ class SubjectRecord:
                 f"eeg {tuple(self.eeg.shape)} @ {self.fs:g} Hz, {int(self.has_video.sum())} videos, "
                 f"{len(self.skipped)} skipped)")
 
-# %% ../nbs/00_core.ipynb #88391e09
+# %% ../nbs/00_core.ipynb #8af0e30c
 class DataFormatError(ValueError):
     "A dataset file exists but is malformed; `path` names it and the message says what is wrong."
 
@@ -283,7 +283,7 @@ class DataFormatError(ValueError):
         self.path, self.problem = Path(path), problem
         super().__init__(f"{path}: {problem}")
 
-# %% ../nbs/00_core.ipynb #535646f5
+# %% ../nbs/00_core.ipynb #d7dbb42f
 def plot_trial(rec: SubjectRecord, i: int = 0, channels: Optional[Sequence[str]] = None,
                seconds: Optional[tuple[float, float]] = None, spacing: Optional[float] = None, ax=None):
     """Stacked EEG traces of trial `i` of `rec` (time 0 = stimulus onset), baseline shaded grey.
@@ -317,7 +317,7 @@ def plot_trial(rec: SubjectRecord, i: int = 0, channels: Optional[Sequence[str]]
     ax.margins(x=0)
     return ax
 
-# %% ../nbs/00_core.ipynb #33b4258d
+# %% ../nbs/00_core.ipynb #0d31dd9a
 def tune_cpu_allocator(mmap_threshold: int = 1 << 30) -> bool:
     "Ask glibc to reuse freed large blocks (mmap/trim thresholds); True if applied. Process-wide; see above."
     import ctypes
@@ -331,3 +331,19 @@ def tune_cpu_allocator(mmap_threshold: int = 1 << 30) -> bool:
         return bool(libc.mallopt(M_MMAP_THRESHOLD, int(mmap_threshold))) and bool(libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1))
     except (OSError, AttributeError):
         return False
+
+# %% ../nbs/00_core.ipynb #a0adc785
+def atomic_write(path, write) -> None:
+    "Call `write(f)` on a binary temporary file beside `path`, then rename it into place (parents are created)."
+    import tempfile
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['CACHE_FORMAT', 'segment_trial', 'SubjectSamples', 'prepare_subject', 'plot_sample', 'cache_key', 'source_files',
-           'fingerprint', 'write_subject', 'prepare']
+           'fingerprint', 'write_subject', 'dataset_reader', 'prepare']
 
-# %% ../nbs/05_prepare.ipynb #fe5e1c9f
+# %% ../nbs/05_prepare.ipynb #ba315328
 import hashlib
 import json
 import os
@@ -25,10 +25,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import aimstf_kit
-from .core import PrepareConfig, RATING_NAMES, DataFormatError, SubjectRecord, tune_cpu_allocator
+from .core import PrepareConfig, RATING_NAMES, DataFormatError, SubjectRecord, atomic_write, tune_cpu_allocator
 from .faces import extract_faces, frame_indices, frame_times
 
-# %% ../nbs/05_prepare.ipynb #9482c063
+# %% ../nbs/05_prepare.ipynb #59a2a4ef
 def _resample(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
     "Polyphase resampling along the last axis (NaNs are kept out of the filter by the caller)."
     if fs_in == fs_out:
@@ -55,7 +55,7 @@ def segment_trial(x: np.ndarray, onset: int, end: int, seg: int, baseline: str =
     keep = ~np.isnan(segs).any(axis=(1, 2))
     return segs.astype(np.float32, copy=False), keep, n_base
 
-# %% ../nbs/05_prepare.ipynb #68de2d59
+# %% ../nbs/05_prepare.ipynb #403dfb27
 @dataclass
 class SubjectSamples:
     "The samples of one subject, as stored in the cache."
@@ -170,7 +170,7 @@ def prepare_subject(rec: SubjectRecord, cfg: PrepareConfig = PrepareConfig(), wo
                       skipped=[[str(p), why] for p, why in list(rec.skipped) + skipped])
     return out
 
-# %% ../nbs/05_prepare.ipynb #51b0048a
+# %% ../nbs/05_prepare.ipynb #e6391e23
 def plot_sample(eeg: np.ndarray, faces: Optional[np.ndarray] = None, title: str = "", channels=("Fp1", "F3", "F4", "Fp2", "Cz", "Pz", "O1", "O2"),
                 fs: float = 128.0):
     "Face strip (per, S, S, 3) above stacked EEG traces (32, seg) of one sample; returns the figure."
@@ -195,7 +195,7 @@ def plot_sample(eeg: np.ndarray, faces: Optional[np.ndarray] = None, title: str 
     fig.suptitle(title, fontsize=10)
     return fig
 
-# %% ../nbs/05_prepare.ipynb #2c130ffb
+# %% ../nbs/05_prepare.ipynb #59c343cd
 CACHE_FORMAT = 1
 "Version of the on-disk cache layout and of the content rules; part of every cache key."
 
@@ -227,9 +227,7 @@ def fingerprint(files: Sequence[Path], root) -> str:
 
 
 def _atomic_json(path: Path, obj) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=str))
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: f.write(json.dumps(obj, indent=1, default=str).encode()))
 
 
 def _content_hash(ss: SubjectSamples) -> str:
@@ -260,7 +258,21 @@ def write_subject(cache_dir: Path, ss: SubjectSamples, extra: dict) -> dict:
         raise
     return entry
 
-# %% ../nbs/05_prepare.ipynb #f72908ba
+# %% ../nbs/05_prepare.ipynb #fe2b6a89
+def dataset_reader(dataset: Literal["deap", "mahnob"], root):
+    "`(subjects, read, index)`: the subjects under `root`, `read(subject) -> SubjectRecord`, and MAHNOB's session index (None for DEAP)."
+    from aimstf_kit import deap, mahnob
+    root = Path(root)
+    if dataset == "deap":
+        subjects = deap.list_subjects(root)
+        ratings = deap.read_ratings_csv(root / "metadata_csv" / "participant_ratings.csv")
+        return subjects, lambda s: deap.read_subject(root, s, ratings=ratings), None
+    if dataset == "mahnob":
+        index = mahnob.index_sessions(root)
+        return sorted(index[0]), lambda s: mahnob.read_subject(root, s, index=index), index
+    raise ValueError(f"dataset must be 'deap' or 'mahnob', got {dataset!r}")
+
+# %% ../nbs/05_prepare.ipynb #b1ec98c9
 def prepare(dataset: Literal["deap", "mahnob"], root, cache, cfg: PrepareConfig = PrepareConfig(),
             subjects: Optional[Sequence[int]] = None, workers: int = 1, progress: bool = True,
             tune_allocator: bool = True) -> Path:
@@ -269,21 +281,10 @@ def prepare(dataset: Literal["deap", "mahnob"], root, cache, cfg: PrepareConfig 
 
     `tune_allocator` applies `tune_cpu_allocator()` (process-wide): each subject allocates and frees
     a few hundred MB, and reusing that memory instead of faulting in fresh pages halves the time."""
-    from aimstf_kit import deap, mahnob
     if tune_allocator:
         tune_cpu_allocator()
     root, cache = Path(root), Path(cache)
-    if dataset == "deap":
-        available = deap.list_subjects(root)
-        ratings = deap.read_ratings_csv(root / "metadata_csv" / "participant_ratings.csv")
-        index = None
-        read = lambda s: deap.read_subject(root, s, ratings=ratings)
-    elif dataset == "mahnob":
-        index = mahnob.index_sessions(root)
-        available = sorted(index[0])
-        read = lambda s: mahnob.read_subject(root, s, index=index)
-    else:
-        raise ValueError(f"dataset must be 'deap' or 'mahnob', got {dataset!r}")
+    available, read, index = dataset_reader(dataset, root)
     todo = list(available if subjects is None else subjects)
     missing = sorted(set(todo) - set(available))
     if missing:

@@ -7,7 +7,7 @@ __all__ = ['Signal', 'MARKER_BITS', 'MARKER_CELL', 'plant_labels', 'make_eeg', '
            'FaceRenderer', 'haar_detector', 'write_dat', 'write_bdf', 'write_video', 'face_frames', 'SynthConfig',
            'SynthSummary', 'synth_deap', 'synth_mahnob', 'synth']
 
-# %% ../nbs/03_synth.ipynb #2f5b20c2
+# %% ../nbs/03_synth.ipynb #cb51fb63
 import csv
 import datetime
 import os
@@ -26,9 +26,9 @@ from tqdm.auto import tqdm
 from .core import (DEAP_BASELINE_SECONDS, DEAP_CHANNELS, DEAP_EEG_CHANNELS, DEAP_FS,
                              DEAP_PERIPHERAL_CHANNELS, DEAP_VIDEO_FPS, DEAP_VIDEO_SUBJECTS, MAHNOB_CHANNELS,
                              MAHNOB_FS, MAHNOB_PERIPHERAL_CHANNELS, MAHNOB_PRESTIM_SECONDS, MAHNOB_VIDEO_FPS,
-                             Config, _check)
+                             Config, _check, atomic_write)
 
-# %% ../nbs/03_synth.ipynb #fca9d9af
+# %% ../nbs/03_synth.ipynb #d2139a64
 Signal = Literal["eeg", "face", "both", "complementary"]
 
 _MIN_LATENT = 0.15  # |latent| below this is redrawn: ratings stay clearly away from the threshold
@@ -61,7 +61,7 @@ def plant_labels(rng: np.random.Generator, n_trials: int, signal: Signal = "both
         bad = np.abs(e + f) / 2 < _MIN_LATENT_COMPLEMENTARY
     return (e + f) / 2, e, f
 
-# %% ../nbs/03_synth.ipynb #3dc05966
+# %% ../nbs/03_synth.ipynb #64b9f2e8
 _LEFT_FRONTAL = ("Fp1", "AF3", "F3", "F7", "FC5")
 _RIGHT_FRONTAL = ("Fp2", "AF4", "F4", "F8", "FC6")
 _POSTERIOR = ("P3", "P7", "PO3", "O1", "Oz", "Pz", "P4", "P8", "PO4", "O2")
@@ -120,7 +120,7 @@ def make_eeg(rng: np.random.Generator, eeg_cue: np.ndarray, n_samples: int, onse
         x += nuisance * 6.0 * pattern * np.sin(2 * np.pi * freq * t + phase) * stim
     return x.astype(dtype, copy=False)
 
-# %% ../nbs/03_synth.ipynb #d3a8c9b9
+# %% ../nbs/03_synth.ipynb #d250baae
 def make_peripheral(rng: np.random.Generator, names, n_trials: int, n_samples: int, fs: float) -> np.ndarray:
     "Plausible peripheral signals (trials, len(names), n_samples) for DEAP or MAHNOB channel names."
     t = np.arange(n_samples) / fs
@@ -146,7 +146,7 @@ def make_peripheral(rng: np.random.Generator, names, n_trials: int, n_samples: i
             out[:, k] = rng.standard_normal((n_trials, n_samples))
     return out
 
-# %% ../nbs/03_synth.ipynb #694cbb8d
+# %% ../nbs/03_synth.ipynb #288276fe
 # Feature positions in skimage.data.astronaut() (x, y) and the head cut-out (y0, y1, x0, x1)
 _ASTRO_CUT = (10, 262, 118, 332)
 _ASTRO_MOUTH = (224, 147)
@@ -182,7 +182,7 @@ def read_marker(frame: np.ndarray) -> tuple[int, int, int]:
         pos += nb
     return tuple(out)
 
-# %% ../nbs/03_synth.ipynb #d25cb11c
+# %% ../nbs/03_synth.ipynb #901eae93
 class FaceRenderer:
     """Renders frames (H, W, 3) RGB uint8 of one synthetic subject's animated face.
 
@@ -273,7 +273,7 @@ class FaceRenderer:
         cv2.polylines(fr, [np.round(pts).astype(np.int32)], False, (150, 55, 60), max(2, int(round(3.5 * s))), cv2.LINE_AA)
         return fr
 
-# %% ../nbs/03_synth.ipynb #8f1a51e7
+# %% ../nbs/03_synth.ipynb #c0ea2d80
 def haar_detector():
     "OpenCV's frontal-face Haar cascade (ships inside opencv-python-headless)."
     path = os.path.join(cv2.data.haarcascades, "haarcascade_frontalface_default.xml")
@@ -282,7 +282,7 @@ def haar_detector():
         raise RuntimeError(f"{path}: could not load the Haar cascade (opencv-python-headless < 5 ships it)")
     return det
 
-# %% ../nbs/03_synth.ipynb #3fa07c7e
+# %% ../nbs/03_synth.ipynb #e7f42f33
 def _p2_str(b: bytes) -> bytes:
     "A Python-2 `str` (SHORT_BINSTRING or BINSTRING)."
     return b"U" + bytes([len(b)]) + b if len(b) < 256 else b"T" + struct.pack("<i", len(b)) + b
@@ -304,27 +304,12 @@ def _p2_ndarray(a: np.ndarray) -> bytes:
             + b"\x89" + _p2_str(a.tobytes()) + b"tb")
 
 
-def _atomic_write(path: Path, write) -> None:
-    "Call `write(f)` on a temporary file beside `path`, then rename it into place."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_dat(path, data: np.ndarray, labels: np.ndarray) -> None:
     "Write a DEAP `sNN.dat`: a Python-2 protocol-2 pickle of `{'labels': labels, 'data': data}`."
     body = b"\x80\x02}(" + _p2_str(b"labels") + _p2_ndarray(labels) + _p2_str(b"data") + _p2_ndarray(data) + b"u."
-    _atomic_write(path, lambda f: f.write(body))
+    atomic_write(path, lambda f: f.write(body))
 
-# %% ../nbs/03_synth.ipynb #57f7c267
+# %% ../nbs/03_synth.ipynb #3f0ae883
 def write_bdf(path, signals: np.ndarray, ch_names, fs: int, units=None, phys_range=None,
               start: Optional[datetime.datetime] = None, subject: str = "X", recording: str = "aimstf_kit synthetic") -> None:
     """Write a 24-bit BDF file. `signals` (channels, samples) in physical units; the `Status` channel
@@ -373,9 +358,9 @@ def write_bdf(path, signals: np.ndarray, ch_names, fs: int, units=None, phys_ran
         head += b"".join(num(v, width) for v in values)
     if len(head) != 256 * (n_ch + 1):
         raise AssertionError("BDF header size")
-    _atomic_write(path, lambda f: (f.write(head), f.write(body)))
+    atomic_write(path, lambda f: (f.write(head), f.write(body)))
 
-# %% ../nbs/03_synth.ipynb #176c5f00
+# %% ../nbs/03_synth.ipynb #31abad7c
 def write_video(path, frames, fps: float, size: tuple[int, int]) -> int:
     "Write RGB frames (an iterable of H x W x 3 uint8) to an MJPG AVI at `fps`; returns the frame count."
     path = Path(path)
@@ -410,7 +395,7 @@ def face_frames(renderer: FaceRenderer, seconds: float, fps: float, face_cue, su
         write_marker(fr, subject, trial, i)
         yield fr
 
-# %% ../nbs/03_synth.ipynb #06abb097
+# %% ../nbs/03_synth.ipynb #5a1cc662
 @dataclass(frozen=True)
 class SynthConfig(Config):
     "What `synth_deap` / `synth_mahnob` write. Defaults are small; DEAP-size is trials=40, seconds=60."
@@ -472,7 +457,7 @@ def _ratings_from_latent(rng, latent, integer: bool):
     r[:, :2] = np.where(latent > 0, np.maximum(r[:, :2], 6), np.minimum(r[:, :2], 4))
     return np.clip(r, 1, 9)
 
-# %% ../nbs/03_synth.ipynb #c025e7f4
+# %% ../nbs/03_synth.ipynb #2b6f363b
 def synth_deap(out, cfg: SynthConfig = SynthConfig(), progress: bool = True) -> SynthSummary:
     "Write a synthetic DEAP tree under `out` (see the table at the top of this chapter)."
     t0 = time.perf_counter()
@@ -523,12 +508,12 @@ def synth_deap(out, cfg: SynthConfig = SynthConfig(), progress: bool = True) -> 
         for r in sorted(rows, key=lambda r: (r[0], r[1])):
             w.writerow([r[0], r[1], r[2], r[3]] + [f"{x:g}" for x in r[4:8]] + [r[8]])
         f.write(buf.getvalue().encode())
-    _atomic_write(csv_path, write_csv)
+    atomic_write(csv_path, write_csv)
     summary.files["csv"].append(csv_path)
     summary.seconds = time.perf_counter() - t0
     return summary
 
-# %% ../nbs/03_synth.ipynb #55fe6813
+# %% ../nbs/03_synth.ipynb #c4f267dd
 _MAHNOB_VIDEO_SIZE = (780, 580)
 
 
@@ -582,7 +567,7 @@ def synth_mahnob(out, cfg: SynthConfig = SynthConfig(), progress: bool = True) -
                 summary.files["avi"].append(d / vname)
             ET.indent(root)
             xml = b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"
-            _atomic_write(d / "session.xml", lambda f, x=xml: f.write(x))
+            atomic_write(d / "session.xml", lambda f, x=xml: f.write(x))
             summary.files["xml"].append(d / "session.xml")
     summary.seconds = time.perf_counter() - t0
     return summary

@@ -6,7 +6,7 @@
 __all__ = ['PRESETS', 'confusion', 'metrics', 'TrainConfig', 'rng_state', 'resolve_device', 'evaluate', 'train_epoch',
            'ResumeError', 'fit', 'plot_history']
 
-# %% ../nbs/20_train.ipynb #759f57bf
+# %% ../nbs/20_train.ipynb #9dc5a27f
 import json
 import os
 import random
@@ -20,11 +20,11 @@ import torch
 from tqdm.auto import tqdm
 
 import aimstf_kit
-from .core import Config, _check, seed_everything, tune_cpu_allocator
+from .core import Config, _check, atomic_write, seed_everything, tune_cpu_allocator
 from .datasets import Cache, EmotionDataset, Split, make_loader
 from .models.baselines import MODELS, build_model
 
-# %% ../nbs/20_train.ipynb #15ca2dee
+# %% ../nbs/20_train.ipynb #94fedf70
 def confusion(y_true, y_pred, n_classes: int = 2) -> np.ndarray:
     "(n_classes, n_classes) counts: rows = true class, columns = predicted."
     cm = np.zeros((n_classes, n_classes), dtype=np.int64)
@@ -47,7 +47,7 @@ def metrics(y_true, y_pred, n_classes: int = 2) -> dict:
                 balanced_accuracy=float(recall[present].mean()) if present.any() else float("nan"),
                 confusion=cm.tolist())
 
-# %% ../nbs/20_train.ipynb #a368286e
+# %% ../nbs/20_train.ipynb #7a562aa2
 PRESETS = {
     "pooled": dict(lr=5e-4, weight_decay=1e-4, batch_size=120, epochs=100),
     "per-subject": dict(lr=1e-4, weight_decay=1e-4, batch_size=64, epochs=50),
@@ -85,7 +85,7 @@ class TrainConfig(Config):
             raise ValueError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
         return cls(**{**PRESETS[name], **kw})
 
-# %% ../nbs/20_train.ipynb #a49230d9
+# %% ../nbs/20_train.ipynb #1127326d
 def _epoch_seed(seed: int, split_name: str, epoch: int) -> int:
     import zlib
     return (seed * 1_000_003 + zlib.crc32(split_name.encode()) * 7919 + epoch) % (2**32)
@@ -102,7 +102,7 @@ def resolve_device(device: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
 
-# %% ../nbs/20_train.ipynb #e1f6e9c7
+# %% ../nbs/20_train.ipynb #533ae660
 def _to(batch: dict, device) -> dict:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
@@ -148,7 +148,7 @@ def train_epoch(model, loader, loss_fn, opt, device, progress=None) -> float:
             progress.update(1)
     return total / max(n, 1)
 
-# %% ../nbs/20_train.ipynb #43185879
+# %% ../nbs/20_train.ipynb #a20e97c1
 class ResumeError(ValueError):
     "A checkpoint that does not belong to this configuration or split."
 
@@ -159,12 +159,6 @@ def _split_id(split: Split) -> dict:
     for k in ("train", "val", "test"):
         h.update(np.asarray(getattr(split, k), np.int64).tobytes())
     return dict(name=split.name, protocol=split.protocol, leaky=split.leaky, hash=h.hexdigest()[:16])
-
-
-def _atomic_save(obj, path: Path):
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 def fit(cache: Cache, split: Split, cfg: TrainConfig = TrainConfig(), out_dir=None, resume: bool = False,
@@ -221,9 +215,9 @@ def fit(cache: Cache, split: Split, cfg: TrainConfig = TrainConfig(), out_dir=No
             stale += 1
         bar.set_postfix(train=f"{tr:.3f}", val_bacc=f"{va['balanced_accuracy']:.3f}")
         if ckpt is not None:
-            _atomic_save(dict(model=model.state_dict(), optimizer=opt.state_dict(), best=best, history=history,
-                              epoch=epoch, config=cfg.to_dict(), split=sid, rng=rng_state(),
-                              kit_version=aimstf_kit.__version__), ckpt)
+            state = dict(model=model.state_dict(), optimizer=opt.state_dict(), best=best, history=history, epoch=epoch,
+                         config=cfg.to_dict(), split=sid, rng=rng_state(), kit_version=aimstf_kit.__version__)
+            atomic_write(ckpt, lambda f: torch.save(state, f))
     bar.close()
     model.load_state_dict(best["state"])
     test = evaluate(model, evl["test"], loss_fn, dev)  # the one honest test score
@@ -240,7 +234,7 @@ def fit(cache: Cache, split: Split, cfg: TrainConfig = TrainConfig(), out_dir=No
         (out_dir / "result.json").write_text(json.dumps(result, indent=1))
     return result
 
-# %% ../nbs/20_train.ipynb #929d07e9
+# %% ../nbs/20_train.ipynb #179f0537
 def plot_history(history: list, title: str = "", ax=None):
     "Learning curves of a `fit` result's history: losses (left axis) and accuracies (right axis)."
     import matplotlib.pyplot as plt
