@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['describe', 'plot_results', 'demo', 'build_parser', 'main']
 
-# %% ../nbs/90_cli.ipynb #18e1ed46
+# %% ../nbs/90_cli.ipynb #e356a1bc
 import argparse
 import json
 import sys
@@ -18,9 +18,10 @@ import numpy as np
 
 import aimstf_kit
 from .core import DataFormatError
+from .datasets import EEG_AUGMENTS
 from .synth import SynthConfig, synth
 
-# %% ../nbs/90_cli.ipynb #b47d8d3c
+# %% ../nbs/90_cli.ipynb #0462db79
 def _synth_cmd(a) -> int:
     cfg = SynthConfig(subjects=a.subjects, trials=a.trials, seconds=float(a.seconds), video=not a.no_video,
                       signal=a.signal, seed=a.seed, missing_videos=a.missing_videos,
@@ -61,7 +62,7 @@ def _info_cmd(a) -> int:
         print(f"  subject {s}: {p}: {why}")
     return 0
 
-# %% ../nbs/90_cli.ipynb #43ccd170
+# %% ../nbs/90_cli.ipynb #631bb22a
 def _subjects_arg(text: Optional[str]):
     if not text:
         return None
@@ -95,7 +96,7 @@ def _prepare_cmd(a) -> int:
           f"(box reused); {skipped} recorded skip(s) in manifest.json")
     return 0
 
-# %% ../nbs/90_cli.ipynb #20283d0e
+# %% ../nbs/90_cli.ipynb #7a892f1c
 def _csv_arg(text: str) -> list:
     return [t.strip() for t in text.split(",") if t.strip()]
 
@@ -104,7 +105,8 @@ def _cv_cmd(a) -> int:
     from aimstf_kit.experiments import run_cv
     from aimstf_kit.train import PRESETS, TrainConfig
     preset = a.preset or ("pooled" if a.protocol in ("kfold-segment", "loso") else "per-subject")
-    kw = dict(PRESETS[preset], seed=a.seed, patience=a.patience)
+    kw = dict(PRESETS[preset], seed=a.seed, patience=a.patience, eeg_augment=a.eeg_augment, augment=a.face_augment,
+              precision="bf16" if a.bf16 else "fp32", compile=a.compile, schedule=a.schedule)
     for k in ("epochs", "batch_size", "lr"):
         if getattr(a, k) is not None:
             kw[k] = getattr(a, k)
@@ -115,7 +117,7 @@ def _cv_cmd(a) -> int:
     print(f"{len(df)} fold results: {Path(a.out) / 'results.csv'}; summary: {Path(a.out) / 'summary.json'}")
     return 0
 
-# %% ../nbs/90_cli.ipynb #9cbd5e02
+# %% ../nbs/90_cli.ipynb #c1f57573
 def plot_results(df, ax=None):
     "Per-subject test accuracy (mean over folds) of each model and target in a results frame."
     import matplotlib.pyplot as plt
@@ -150,7 +152,8 @@ def demo(out="aimstf_demo", subjects: int = 2, trials: int = 10, seconds: int = 
     if run.exists():  # a demo always starts afresh
         import shutil
         shutil.rmtree(run)
-    cfg = TrainConfig(epochs=epochs, batch_size=16, lr=1e-3, patience=epochs, seed=seed)
+    cfg = TrainConfig(epochs=epochs, batch_size=16, lr=1e-3, patience=epochs, seed=seed, schedule="cosine",
+                      eeg_augment="spectral")
     df = run_cv(cdir, run, "kfold-trial", models=list(models), targets=["valence", "arousal"], train=cfg, jobs=jobs,
                 progress=progress)
     i = int(np.flatnonzero(cache.has_face)[0])
@@ -176,7 +179,7 @@ def _demo_cmd(a) -> int:
          seed=a.seed, jobs=a.jobs, progress=not a.quiet)
     return 0
 
-# %% ../nbs/90_cli.ipynb #2ecae72a
+# %% ../nbs/90_cli.ipynb #aff850a4
 def build_parser() -> argparse.ArgumentParser:
     "The `aimstf` argument parser (subcommands synth, info, prepare, cv, demo)."
     p = argparse.ArgumentParser(prog="aimstf", description="aimstf_kit: bimodal EEG + face emotion recognition "
@@ -232,6 +235,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--batch-size", type=int, default=None)
     c.add_argument("--lr", type=float, default=None)
     c.add_argument("--patience", type=int, default=10, help="early-stopping patience on validation (default 10)")
+    c.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
+                   help="learning rate per epoch (default constant, as the public code)")
+    c.add_argument("--eeg-augment", choices=sorted(EEG_AUGMENTS), default="none",
+                   help="EEG training augmentation (default none, as the public code; 'spectral': Fourier surrogate + sign flip)")
+    c.add_argument("--face-augment", action="store_true", help="random resized crop and colour jitter of training faces")
+    c.add_argument("--bf16", action="store_true", help="bfloat16 autocast (faster on recent CPUs and GPUs; not bit-identical)")
+    c.add_argument("--compile", action="store_true", help="torch.compile the model (minutes of warm-up; needs a C++ compiler on CPU)")
     c.add_argument("--preset", choices=["per-subject", "pooled"], default=None,
                    help="the public code's defaults (default: per-subject, or pooled for kfold-segment and loso)")
     c.add_argument("--folds", type=int, default=5)

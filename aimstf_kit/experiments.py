@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['RESULT_COLUMNS', 'LEAKY_NOTE', 'versions', 'RunError', 'run_cv', 'results_frame', 'aggregate', 'paper_table',
-           'table_markdown']
+           'table_markdown', 'synthetic_cv', 'plot_folds']
 
-# %% ../nbs/21_experiments.ipynb #f4f6f863
+# %% ../nbs/21_experiments.ipynb #a4910efb
 import json
 import os
 import platform
@@ -25,7 +25,7 @@ from .datasets import PROTOCOLS, CacheError, check_no_leakage, make_splits, open
 from .models.baselines import MODELS, build_model
 from .train import TrainConfig, fit
 
-# %% ../nbs/21_experiments.ipynb #486932c1
+# %% ../nbs/21_experiments.ipynb #1a3beef1
 RESULT_COLUMNS = ["dataset", "protocol", "leaky", "model", "target", "rule", "subject", "fold", "n_train", "n_val", "n_test",
                   "best_epoch", "epochs_run", "test_accuracy", "test_macro_f1", "test_balanced_accuracy",
                   "test_accuracy_best_over_epochs_OPTIMISTIC", "test_confusion"]
@@ -59,7 +59,7 @@ def _run_task(args):
               progress=False, model_kwargs=model_kwargs)
     return res
 
-# %% ../nbs/21_experiments.ipynb #32bfc24b
+# %% ../nbs/21_experiments.ipynb #26efadb2
 def run_cv(cache_path, out, protocol: str = "kfold-trial", models: Sequence[str] = ("aimstf",),
            targets: Sequence[str] = ("valence",), train: TrainConfig = TrainConfig(), n_folds: int = 5,
            val_fraction: float = 0.2, subjects: Optional[Sequence[int]] = None, jobs: int = 1, resume: bool = False,
@@ -141,7 +141,7 @@ def run_cv(cache_path, out, protocol: str = "kfold-trial", models: Sequence[str]
     (out / "table.md").write_text(table_markdown(df))
     return df
 
-# %% ../nbs/21_experiments.ipynb #db98930e
+# %% ../nbs/21_experiments.ipynb #9fdb6f7a
 LEAKY_NOTE = ("kfold-segment puts one-second samples of the same trial in training and test sets: its "
               "accuracies are inflated by trial identity and are not comparable with trial-level protocols")
 
@@ -207,3 +207,53 @@ def table_markdown(df: pd.DataFrame) -> str:
               ", ".join(f"{r.model}/{r.target} {100 * r['test_accuracy_best_over_epochs_OPTIMISTIC_mean']:.1f}%"
                         for _, r in opt.iterrows())]
     return "\n".join(lines) + "\n"
+
+# %% ../nbs/21_experiments.ipynb #bfa5b257
+def synthetic_cv(out, signal: str = "both", models: Sequence[str] = ("aimstf", "eeg-only", "face-only"),
+                 targets: Sequence[str] = ("valence",), subjects: int = 1, trials: int = 40, seconds: int = 20,
+                 strength: float = 1.0, train: TrainConfig = TrainConfig(), n_folds: int = 5, jobs: int = 1,
+                 seed: int = 0, progress: bool = True, model_kwargs: Optional[dict] = None) -> pd.DataFrame:
+    """Synthesise (signal, subjects x trials x seconds, EEG cue `strength`), prepare, and cross-validate
+    `models` x `targets` under kfold-trial into `out`/run. Returns the tidy results."""
+    from aimstf_kit.core import PrepareConfig
+    from aimstf_kit.prepare import prepare
+    from aimstf_kit.synth import SynthConfig, synth
+    out = Path(out)
+    bad = [m for m in models if m not in MODELS]
+    if bad:
+        raise RunError(f"unknown model(s) {bad}; choose from {sorted(MODELS)}")
+    faces = any(build_model(m, **(model_kwargs or {}).get(m, {})).modality != "eeg" for m in models)
+    scfg = SynthConfig(subjects=subjects, trials=trials, seconds=float(seconds), signal=signal, strength=strength,
+                       video=faces, seed=seed)
+    stamp = out / "data" / "synth.json"
+    if not (stamp.exists() and json.loads(stamp.read_text()) == scfg.to_dict()):
+        synth("deap", out / "data", scfg, progress=progress)
+        stamp.write_text(json.dumps(scfg.to_dict()))
+    cdir = prepare("deap", out / "data", out / "cache", PrepareConfig(faces=faces), workers=jobs, progress=progress)
+    return run_cv(cdir, out / "run", "kfold-trial", models=models, targets=targets, train=train, n_folds=n_folds,
+                  jobs=jobs, resume=(out / "run" / "run.json").exists(), progress=progress, model_kwargs=model_kwargs)
+
+# %% ../nbs/21_experiments.ipynb #9651887a
+def plot_folds(df: pd.DataFrame, ax=None, title: Optional[str] = None):
+    "Bar chart of a results frame: mean test accuracy per (model, target), each fold as a dot, chance line."
+    import matplotlib.pyplot as plt
+    if df["protocol"].nunique() > 1:
+        raise ValueError(f"results mix protocols {sorted(df['protocol'].unique())}: plot one protocol at a time")
+    groups = list(df.groupby(["model", "target"], sort=False))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.2 + 1.1 * len(groups), 3.2))
+    x = np.arange(len(groups))
+    means = [g["test_accuracy"].mean() for _, g in groups]
+    ax.bar(x, means, width=0.6, color=[f"C{i % 10}" for i in range(len(groups))], alpha=0.6)
+    rng = np.random.default_rng(0)
+    for i, (_, g) in enumerate(groups):
+        ax.scatter(i + rng.uniform(-0.15, 0.15, len(g)), g["test_accuracy"], s=12, color="k", zorder=3)
+        opt = g.get("test_accuracy_best_over_epochs_OPTIMISTIC")
+        if opt is not None and opt.notna().any():
+            ax.scatter([i + 0.25], [opt.mean()], marker="D", facecolor="none", edgecolor="C3", s=28, zorder=3)
+    ax.axhline(0.5, color="k", lw=0.8, ls="--")
+    ax.set_xticks(x, [f"{m}\n{t}" for (m, t), _ in groups], fontsize=8)
+    ax.set_ylim(0, 1.02); ax.set_ylabel("test accuracy")
+    leak = " (LEAKY: kfold-segment)" if df["protocol"].iloc[0] == "kfold-segment" else ""
+    ax.set_title(title or f"{df['protocol'].iloc[0]}{leak}: mean (bars), folds (dots), optimistic best epoch (diamonds)", fontsize=8)
+    return ax

@@ -7,7 +7,7 @@ __all__ = ['Signal', 'MARKER_BITS', 'MARKER_CELL', 'plant_labels', 'make_eeg', '
            'FaceRenderer', 'haar_detector', 'write_dat', 'write_bdf', 'write_video', 'face_frames', 'SynthConfig',
            'SynthSummary', 'synth_deap', 'synth_mahnob', 'synth']
 
-# %% ../nbs/03_synth.ipynb #cb51fb63
+# %% ../nbs/03_synth.ipynb #847247f2
 import csv
 import datetime
 import os
@@ -28,11 +28,10 @@ from .core import (DEAP_BASELINE_SECONDS, DEAP_CHANNELS, DEAP_EEG_CHANNELS, DEAP
                              MAHNOB_FS, MAHNOB_PERIPHERAL_CHANNELS, MAHNOB_PRESTIM_SECONDS, MAHNOB_VIDEO_FPS,
                              Config, _check, atomic_write)
 
-# %% ../nbs/03_synth.ipynb #d2139a64
+# %% ../nbs/03_synth.ipynb #470d6ffb
 Signal = Literal["eeg", "face", "both", "complementary"]
 
 _MIN_LATENT = 0.15  # |latent| below this is redrawn: ratings stay clearly away from the threshold
-_MIN_LATENT_COMPLEMENTARY = 0.05  # smaller for `complementary`, so one modality alone stays near 75 %
 
 
 def plant_labels(rng: np.random.Generator, n_trials: int, signal: Signal = "both"):
@@ -53,15 +52,11 @@ def plant_labels(rng: np.random.Generator, n_trials: int, signal: Signal = "both
         return latent, latent.copy(), noise
     if signal == "face":
         return latent, noise, latent.copy()
-    # complementary: latent = (e + f) / 2 with e, f independent; redraw pairs too close to 0
-    e, f = rng.uniform(-1, 1, (n_trials, 2)), rng.uniform(-1, 1, (n_trials, 2))
-    bad = np.abs(e + f) / 2 < _MIN_LATENT_COMPLEMENTARY
-    while bad.any():
-        e[bad], f[bad] = rng.uniform(-1, 1, bad.sum()), rng.uniform(-1, 1, bad.sum())
-        bad = np.abs(e + f) / 2 < _MIN_LATENT_COMPLEMENTARY
-    return (e + f) / 2, e, f
+    # complementary: each trial's label shows in one modality (chosen at random), the other is neutral
+    eeg_carries = rng.random((n_trials, 2)) < 0.5
+    return latent, np.where(eeg_carries, latent, 0.0), np.where(eeg_carries, 0.0, latent)
 
-# %% ../nbs/03_synth.ipynb #64b9f2e8
+# %% ../nbs/03_synth.ipynb #9f4c0c9d
 _LEFT_FRONTAL = ("Fp1", "AF3", "F3", "F7", "FC5")
 _RIGHT_FRONTAL = ("Fp2", "AF4", "F4", "F8", "FC6")
 _POSTERIOR = ("P3", "P7", "PO3", "O1", "Oz", "Pz", "P4", "P8", "PO4", "O2")
@@ -120,7 +115,7 @@ def make_eeg(rng: np.random.Generator, eeg_cue: np.ndarray, n_samples: int, onse
         x += nuisance * 6.0 * pattern * np.sin(2 * np.pi * freq * t + phase) * stim
     return x.astype(dtype, copy=False)
 
-# %% ../nbs/03_synth.ipynb #d250baae
+# %% ../nbs/03_synth.ipynb #da04d1b2
 def make_peripheral(rng: np.random.Generator, names, n_trials: int, n_samples: int, fs: float) -> np.ndarray:
     "Plausible peripheral signals (trials, len(names), n_samples) for DEAP or MAHNOB channel names."
     t = np.arange(n_samples) / fs
@@ -146,7 +141,7 @@ def make_peripheral(rng: np.random.Generator, names, n_trials: int, n_samples: i
             out[:, k] = rng.standard_normal((n_trials, n_samples))
     return out
 
-# %% ../nbs/03_synth.ipynb #288276fe
+# %% ../nbs/03_synth.ipynb #9fec7a61
 # Feature positions in skimage.data.astronaut() (x, y) and the head cut-out (y0, y1, x0, x1)
 _ASTRO_CUT = (10, 262, 118, 332)
 _ASTRO_MOUTH = (224, 147)
@@ -182,7 +177,7 @@ def read_marker(frame: np.ndarray) -> tuple[int, int, int]:
         pos += nb
     return tuple(out)
 
-# %% ../nbs/03_synth.ipynb #901eae93
+# %% ../nbs/03_synth.ipynb #4b7c5c17
 class FaceRenderer:
     """Renders frames (H, W, 3) RGB uint8 of one synthetic subject's animated face.
 
@@ -273,7 +268,7 @@ class FaceRenderer:
         cv2.polylines(fr, [np.round(pts).astype(np.int32)], False, (150, 55, 60), max(2, int(round(3.5 * s))), cv2.LINE_AA)
         return fr
 
-# %% ../nbs/03_synth.ipynb #c0ea2d80
+# %% ../nbs/03_synth.ipynb #e75dcef2
 def haar_detector():
     "OpenCV's frontal-face Haar cascade (ships inside opencv-python-headless)."
     path = os.path.join(cv2.data.haarcascades, "haarcascade_frontalface_default.xml")
@@ -282,7 +277,7 @@ def haar_detector():
         raise RuntimeError(f"{path}: could not load the Haar cascade (opencv-python-headless < 5 ships it)")
     return det
 
-# %% ../nbs/03_synth.ipynb #e7f42f33
+# %% ../nbs/03_synth.ipynb #9f55c5d0
 def _p2_str(b: bytes) -> bytes:
     "A Python-2 `str` (SHORT_BINSTRING or BINSTRING)."
     return b"U" + bytes([len(b)]) + b if len(b) < 256 else b"T" + struct.pack("<i", len(b)) + b
@@ -309,7 +304,7 @@ def write_dat(path, data: np.ndarray, labels: np.ndarray) -> None:
     body = b"\x80\x02}(" + _p2_str(b"labels") + _p2_ndarray(labels) + _p2_str(b"data") + _p2_ndarray(data) + b"u."
     atomic_write(path, lambda f: f.write(body))
 
-# %% ../nbs/03_synth.ipynb #3f0ae883
+# %% ../nbs/03_synth.ipynb #b14a681d
 def write_bdf(path, signals: np.ndarray, ch_names, fs: int, units=None, phys_range=None,
               start: Optional[datetime.datetime] = None, subject: str = "X", recording: str = "aimstf_kit synthetic") -> None:
     """Write a 24-bit BDF file. `signals` (channels, samples) in physical units; the `Status` channel
@@ -360,7 +355,7 @@ def write_bdf(path, signals: np.ndarray, ch_names, fs: int, units=None, phys_ran
         raise AssertionError("BDF header size")
     atomic_write(path, lambda f: (f.write(head), f.write(body)))
 
-# %% ../nbs/03_synth.ipynb #31abad7c
+# %% ../nbs/03_synth.ipynb #2a8f548f
 def write_video(path, frames, fps: float, size: tuple[int, int]) -> int:
     "Write RGB frames (an iterable of H x W x 3 uint8) to an MJPG AVI at `fps`; returns the frame count."
     path = Path(path)
@@ -395,7 +390,7 @@ def face_frames(renderer: FaceRenderer, seconds: float, fps: float, face_cue, su
         write_marker(fr, subject, trial, i)
         yield fr
 
-# %% ../nbs/03_synth.ipynb #5a1cc662
+# %% ../nbs/03_synth.ipynb #fe92cee0
 @dataclass(frozen=True)
 class SynthConfig(Config):
     "What `synth_deap` / `synth_mahnob` write. Defaults are small; DEAP-size is trials=40, seconds=60."
@@ -457,7 +452,7 @@ def _ratings_from_latent(rng, latent, integer: bool):
     r[:, :2] = np.where(latent > 0, np.maximum(r[:, :2], 6), np.minimum(r[:, :2], 4))
     return np.clip(r, 1, 9)
 
-# %% ../nbs/03_synth.ipynb #2b6f363b
+# %% ../nbs/03_synth.ipynb #5d19461a
 def synth_deap(out, cfg: SynthConfig = SynthConfig(), progress: bool = True) -> SynthSummary:
     "Write a synthetic DEAP tree under `out` (see the table at the top of this chapter)."
     t0 = time.perf_counter()
@@ -513,7 +508,7 @@ def synth_deap(out, cfg: SynthConfig = SynthConfig(), progress: bool = True) -> 
     summary.seconds = time.perf_counter() - t0
     return summary
 
-# %% ../nbs/03_synth.ipynb #c4f267dd
+# %% ../nbs/03_synth.ipynb #31aa8357
 _MAHNOB_VIDEO_SIZE = (780, 580)
 
 

@@ -94,3 +94,17 @@ def test_bad_requests_are_refused_before_training(cache, tmp_path):
     assert r.returncode == 2 and "different configuration (train)" in r.stderr
     r = cv(cache, "--out", tmp_path / "run", "--epochs", "1", *CV)
     assert r.returncode == 2 and "already holds a run" in r.stderr
+
+
+def test_training_options_are_recorded_and_part_of_the_configuration(cache, tmp_path):
+    out = tmp_path / "opts"
+    r = cv(cache, "--out", out, "--epochs", "2", "--eeg-augment", "spectral", "--schedule", "cosine", "--bf16", *CV)
+    assert r.returncode == 0, r.stderr
+    train = json.loads((out / "summary.json").read_text())["spec"]["train"]
+    assert (train["eeg_augment"], train["schedule"], train["precision"]) == ("spectral", "cosine", "bf16")
+    hist = json.loads(next(out.glob("folds/*/*/*/result.json")).read_text())["history"]
+    assert len(hist) == 2 and all(h["train_loss"] == h["train_loss"] for h in hist)  # ran, no NaN
+    r = cv(cache, "--out", out, "--epochs", "2", "--eeg-augment", "none", "--schedule", "cosine", "--bf16", "--resume", *CV)
+    assert r.returncode == 2 and "different configuration (train)" in r.stderr
+    r = cv(cache, "--out", tmp_path / "bad", "--eeg-augment", "mixup", *CV)
+    assert r.returncode == 2 and "invalid choice" in r.stderr

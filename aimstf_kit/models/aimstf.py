@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['VARIANTS', 'AIMSTFOutput', 'AIMSTF', 'to_kit_key', 'to_reference_key', 'load_reference', 'find_reference_dir']
 
-# %% ../../nbs/14_aimstf.ipynb #6f4aedfd
+# %% ../../nbs/14_aimstf.ipynb #b427f375
 import re
 from pathlib import Path
 from typing import Literal, NamedTuple, Optional
@@ -18,12 +18,12 @@ from .eeg import EEGEncoder, n_params
 from .face import FaceEncoder
 from .fusion import SpecificSharedFusion
 
-# %% ../../nbs/14_aimstf.ipynb #d8e53f48
+# %% ../../nbs/14_aimstf.ipynb #e15b4ee1
 VARIANTS = {
     "reference": dict(attention_over="batch", scores="shared", cmd="reference", channel_order="bgr",
-                      head_activation=None, keep_unused=True, face_normalize=None),
+                      head_activation=None, keep_unused=True, face_normalize=None, feature_norm=None),
     "paper": dict(attention_over="electrodes", scores="per_part", cmd="paper", channel_order="rgb",
-                  head_activation=None, keep_unused=False, face_normalize="imagenet"),
+                  head_activation=None, keep_unused=False, face_normalize="imagenet", feature_norm="batch"),
 }
 
 
@@ -37,7 +37,7 @@ class AIMSTFOutput(NamedTuple):
     fc2: torch.Tensor  # (B, 48) second classifier layer (after dropout)
     logits: torch.Tensor  # (B, C); (B,) after a sigmoid when C = 1
 
-# %% ../../nbs/14_aimstf.ipynb #6dcc03eb
+# %% ../../nbs/14_aimstf.ipynb #8eb8cea2
 class AIMSTF(nn.Module):
     """AIMSTF-SSFF (Sun & Chen, JEIT 2024). `model(face, eeg)`: face (B, 5, 3, 64, 64) RGB floats in [0, 1],
     eeg (B, 32, 128) -> `AIMSTFOutput`; with `return_internals=True`, `(output, internals)` where internals
@@ -63,6 +63,10 @@ class AIMSTF(nn.Module):
         self.eeg = EEGEncoder(n_electrodes, fs, n_levels, hidden, feature_size, 4, attn_dropout, cfg["attention_over"],
                               keep_unused=cfg["keep_unused"])
         self.fusion = SpecificSharedFusion(feature_size, num_classes, dropout, cfg["scores"], cfg["head_activation"])
+        if cfg["feature_norm"] not in (None, "batch"):
+            raise ValueError(f"feature_norm must be None or 'batch', got {cfg['feature_norm']!r}")
+        self.norm_eeg = nn.BatchNorm1d(feature_size) if cfg["feature_norm"] == "batch" else None
+        self.norm_face = nn.BatchNorm1d(feature_size) if cfg["feature_norm"] == "batch" else None
 
     def check_inputs(self, face, eeg):
         "Raise a ValueError stating the expected shapes unless face is (B, 5, 3, 64, 64) and eeg (B, 32, 128)."
@@ -80,6 +84,8 @@ class AIMSTF(nn.Module):
         internals = {} if return_internals else None
         f = self.face(face)
         e = self.eeg(eeg, internals)
+        if self.norm_eeg is not None:  # feature_norm="batch": both features on one scale before the fusion
+            e, f = self.norm_eeg(e), self.norm_face(f)
         o = self.fusion(e, f)
         out = AIMSTFOutput(o["sp_eeg"], o["sp_face"], o["sh_eeg"], o["sh_face"], o["fc1"], o["fc2"], o["logits"])
         if not return_internals:
@@ -101,7 +107,7 @@ class AIMSTF(nn.Module):
     def extra_repr(self):
         return f"variant={self.variant!r}, " + ", ".join(f"{k}={v!r}" for k, v in self.config.items())
 
-# %% ../../nbs/14_aimstf.ipynb #aee3be79
+# %% ../../nbs/14_aimstf.ipynb #bd69c18b
 _KEY_MAP = [  # (public name prefix, kit name prefix); {i} is a layer index
     ("face_feature_extractor.cnn.", "face.cnn."),
     ("face_feature_extractor.rnn.cell.conv.", "face.rnn.conv."),
@@ -200,7 +206,7 @@ def load_reference(path_or_state_dict, num_classes: Optional[int] = None, **kw) 
     model.ignored_keys = sorted(k for k in src if ".assist_attention." in k)
     return model.eval()
 
-# %% ../../nbs/14_aimstf.ipynb #38f8bed7
+# %% ../../nbs/14_aimstf.ipynb #117c7ad3
 def find_reference_dir() -> Optional[Path]:
     "The folder with the public code's golden files: $AIMSTF_REFERENCE_DIR, or shared/reference beside or above the repository."
     import os
