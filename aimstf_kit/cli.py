@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['describe', 'plot_results', 'demo', 'build_parser', 'main']
 
-# %% ../nbs/90_cli.ipynb #e356a1bc
+# %% ../nbs/90_cli.ipynb #759255c1
 import argparse
 import json
 import sys
@@ -21,7 +21,7 @@ from .core import DataFormatError
 from .datasets import EEG_AUGMENTS
 from .synth import SynthConfig, synth
 
-# %% ../nbs/90_cli.ipynb #0462db79
+# %% ../nbs/90_cli.ipynb #467e3e68
 def _synth_cmd(a) -> int:
     cfg = SynthConfig(subjects=a.subjects, trials=a.trials, seconds=float(a.seconds), video=not a.no_video,
                       signal=a.signal, seed=a.seed, missing_videos=a.missing_videos,
@@ -62,7 +62,7 @@ def _info_cmd(a) -> int:
         print(f"  subject {s}: {p}: {why}")
     return 0
 
-# %% ../nbs/90_cli.ipynb #631bb22a
+# %% ../nbs/90_cli.ipynb #638ba110
 def _subjects_arg(text: Optional[str]):
     if not text:
         return None
@@ -96,7 +96,7 @@ def _prepare_cmd(a) -> int:
           f"(box reused); {skipped} recorded skip(s) in manifest.json")
     return 0
 
-# %% ../nbs/90_cli.ipynb #7a892f1c
+# %% ../nbs/90_cli.ipynb #23f56ddb
 def _csv_arg(text: str) -> list:
     return [t.strip() for t in text.split(",") if t.strip()]
 
@@ -117,7 +117,26 @@ def _cv_cmd(a) -> int:
     print(f"{len(df)} fold results: {Path(a.out) / 'results.csv'}; summary: {Path(a.out) / 'summary.json'}")
     return 0
 
-# %% ../nbs/90_cli.ipynb #c1f57573
+# %% ../nbs/90_cli.ipynb #79bd5d14
+def _explain_cmd(a) -> int:
+    from aimstf_kit.datasets import open_cache
+    from aimstf_kit.interpret import explain_sample, load_fold, sample_index
+    rj = Path(a.run) / "run.json"
+    if not rj.exists():
+        raise FileNotFoundError(f"{rj}: not a run folder (made by `aimstf cv`)")
+    spec = json.loads(rj.read_text())["spec"]
+    cache = open_cache(spec["cache"], subjects=spec["subjects"])
+    index = sample_index(cache, a.subject, a.segment, a.trial)
+    fold = load_fold(a.run, index, a.model, a.target)
+    info = explain_sample(fold, index, a.out, ig_steps=a.ig_steps)
+    print(f"{fold.name} ({fold.split.name}), {fold.target}: subject {info['subject']}, trial {info['trial']}, "
+          f"second {info['second']}: label {info['label']}, predicted {info['predicted']} {info['probabilities']}")
+    for n in info["notes"]:
+        print("note:", n)
+    print(f"{len(info['files'])} files in {a.out}")
+    return 0
+
+# %% ../nbs/90_cli.ipynb #eaf1e45a
 def plot_results(df, ax=None):
     "Per-subject test accuracy (mean over folds) of each model and target in a results frame."
     import matplotlib.pyplot as plt
@@ -179,7 +198,7 @@ def _demo_cmd(a) -> int:
          seed=a.seed, jobs=a.jobs, progress=not a.quiet)
     return 0
 
-# %% ../nbs/90_cli.ipynb #aff850a4
+# %% ../nbs/90_cli.ipynb #37f30702
 def build_parser() -> argparse.ArgumentParser:
     "The `aimstf` argument parser (subcommands synth, info, prepare, cv, demo)."
     p = argparse.ArgumentParser(prog="aimstf", description="aimstf_kit: bimodal EEG + face emotion recognition "
@@ -252,6 +271,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1 ...")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(func=_cv_cmd)
+
+    x = sub.add_parser("explain", help="figures explaining one sample with the fold model that held it out")
+    x.add_argument("run", type=Path, help="a run folder made by `aimstf cv`")
+    x.add_argument("--subject", type=int, required=True)
+    x.add_argument("--segment", type=int, required=True, help="the subject's sample number (0-based), or the second with --trial")
+    x.add_argument("--trial", type=int, default=None)
+    x.add_argument("--model", default=None, help="default: the run's first model")
+    x.add_argument("--target", default=None, help="default: the run's first target")
+    x.add_argument("--ig-steps", type=int, default=32, help="Integrated Gradients steps (default 32)")
+    x.add_argument("--out", type=Path, required=True)
+    x.set_defaults(func=_explain_cmd)
 
     d = sub.add_parser("demo", help="the main job on synthetic data it generates itself")
     d.add_argument("--out", type=Path, default=Path("aimstf_demo"), help="output folder (default ./aimstf_demo)")

@@ -108,3 +108,18 @@ def test_training_options_are_recorded_and_part_of_the_configuration(cache, tmp_
     assert r.returncode == 2 and "different configuration (train)" in r.stderr
     r = cv(cache, "--out", tmp_path / "bad", "--eeg-augment", "mixup", *CV)
     assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+@pytest.mark.slow
+def test_compile_option_trains(cache):
+    """`compile=True` wraps the model in torch.compile (needs a C++ compiler; minutes of warm-up on CPU)."""
+    import torch
+    from aimstf_kit.datasets import make_splits, open_cache
+    from aimstf_kit.train import TrainConfig, fit
+    c = open_cache(cache)
+    split = next(make_splits("kfold-trial", c.subject, c.trial, n_folds=3))
+    cfg = TrainConfig(model="eeg-only", epochs=1, batch_size=8, lr=1e-3, seed=0)
+    plain = fit(c, split, cfg, progress=False, model_kwargs=dict(n_levels=2))
+    comp = fit(c, split, cfg.replace(compile=True), progress=False, model_kwargs=dict(n_levels=2))
+    assert abs(comp["history"][0]["train_loss"] - plain["history"][0]["train_loss"]) < 1e-3
+    assert torch.compiler.is_compiling() is False

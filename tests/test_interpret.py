@@ -1,0 +1,80 @@
+"""Interpretability end to end.
+
+Fast: `aimstf explain` on a tiny run writes every figure and refuses bad requests.
+Slow (`pytest --runslow`, about 30 min on 2 cores): after training AIMSTF on synthetic data whose valence
+is in the frontal alpha asymmetry (EEG) and the mouth (face), the EEG attribution ranks the frontal
+asymmetry electrodes in its top quartile and the face attribution puts most of its mass in the lower
+half of the crop.
+"""
+import json
+import subprocess
+
+import numpy as np
+import pytest
+
+from conftest import aimstf_cmd
+
+FRONTAL_PAIRS = ("Fp1", "AF3", "F3", "F7", "FC5", "Fp2", "AF4", "F4", "F8", "FC6")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    from aimstf_kit.experiments import synthetic_cv
+    from aimstf_kit.train import TrainConfig
+    out = tmp_path_factory.mktemp("xrun")
+    synthetic_cv(out, signal="both", models=["aimstf"], trials=5, seconds=2, train=TrainConfig(epochs=1, batch_size=8),
+                 progress=False, model_kwargs={"aimstf": dict(n_levels=2)})
+    return out / "run"
+
+
+def test_explain_command_writes_every_figure(tiny_run, tmp_path):
+    r = subprocess.run(aimstf_cmd() + ["explain", str(tiny_run), "--subject", "1", "--segment", "4", "--ig-steps", "4",
+                                       "--out", str(tmp_path / "x")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    info = json.loads((tmp_path / "x" / "explanation.json").read_text())
+    assert info["subject"] == 1 and info["index"] == 4 and "predicted" in r.stdout
+    for stem in ("eeg_integrated_gradients", "eeg_saliency", "eeg_attention", "eeg_squeeze_excitation", "levels",
+                 "fusion_weights", "face"):
+        for ext in ("png", "pdf"):
+            assert (tmp_path / "x" / f"{stem}.{ext}").stat().st_size > 1000, (stem, ext)
+
+
+def test_explain_command_refuses_bad_requests(tiny_run, tmp_path):
+    def refused(*args, match):
+        r = subprocess.run(aimstf_cmd() + ["explain", *map(str, args), "--out", str(tmp_path / "y")],
+                           capture_output=True, text=True)
+        assert r.returncode == 2 and match in r.stderr, r.stderr
+    refused(tiny_run, "--subject", "3", "--segment", "0", match="subject 3 is not in the cache")
+    refused(tiny_run, "--subject", "1", "--segment", "99", match="segment must be in 0..9")
+    refused(tiny_run, "--subject", "1", "--segment", "0", "--model", "deepvanet", match="the run has models")
+    refused(tmp_path, "--subject", "1", "--segment", "0", match="not a run folder")
+    assert not (tmp_path / "y").exists()
+
+
+@pytest.mark.slow
+def test_attributions_find_the_planted_cues(tmp_path):
+    import torch
+    from aimstf_kit.core import DEAP_EEG_CHANNELS
+    from aimstf_kit.experiments import synthetic_cv
+    from aimstf_kit.datasets import make_splits, open_cache
+    from aimstf_kit.interpret import _batch, explain, load_fold, lower_half_share
+    from aimstf_kit.train import TrainConfig
+    torch.set_num_threads(2)
+    cfg = TrainConfig(epochs=20, patience=20, batch_size=32, lr=1e-3, schedule="cosine", eeg_augment="spectral")
+    df = synthetic_cv(tmp_path, signal="complementary", models=["aimstf"], trials=40, seconds=10, strength=1.5,
+                      train=cfg, n_folds=2, progress=False)
+    assert df.test_accuracy.mean() > 0.75, df.test_accuracy.tolist()
+    spec = json.loads((tmp_path / "run" / "run.json").read_text())["spec"]
+    cache = open_cache(spec["cache"])
+    eeg_imp, face_share = [], []
+    for split in make_splits("kfold-trial", cache.subject, cache.trial, n_folds=2, seed=0):
+        fold = load_fold(tmp_path / "run", int(split.test[0]))  # the model that held these trials out
+        b, _ = _batch(cache, split.test, "valence", "both")
+        ex = explain(fold.model, b, face_methods=["integrated_gradients"], eeg_methods=["integrated_gradients"], ig_steps=16)
+        eeg_imp.append(ex.eeg_importance["integrated_gradients"].mean(0))
+        face_share.append(lower_half_share(ex.face_attribution["integrated_gradients"]).mean())
+    imp = np.mean(eeg_imp, 0)
+    top = [DEAP_EEG_CHANNELS[i] for i in np.argsort(-imp)[:8]]  # the top quartile of 32 electrodes
+    print("top quartile:", top, "face mass in the lower half:", np.round(face_share, 3))
+    assert sum(c in FRONTAL_PAIRS for c in top) >= 6, top
+    assert np.mean(face_share) > 0.5, face_share
