@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['plot_eeg_second', 'Explorer']
 
-# %% ../nbs/31_explorer.ipynb #3ff60244
+# %% ../nbs/31_explorer.ipynb #80c49e6b
 from pathlib import Path
 from typing import Optional, Union
 
@@ -14,7 +14,7 @@ import torch.nn as nn
 
 from .interpret import (CLASS_NAMES, _batch, eeg_info, explain, load_fold, plot_face_attribution, topomap)
 
-# %% ../nbs/31_explorer.ipynb #221e34a7
+# %% ../nbs/31_explorer.ipynb #617834ab
 def plot_eeg_second(eeg, importance=None, channels=None, ax=None, title: str = ""):
     "The 32 traces of one second (32, 128), offset vertically; electrodes shaded by `importance` (32,) if given."
     import matplotlib.pyplot as plt

@@ -1,9 +1,11 @@
 """Does each model learn what the synthetic data plant? kfold-trial cross-validation on three scenarios.
 
-    python benchmarks/bench_learning.py --out /tmp/learning            # all three scenarios (about an hour on 2 cores)
-    python benchmarks/bench_learning.py --out /tmp/learning --only eeg  # one of both, complementary, eeg
+    python benchmarks/bench_learning.py --out /tmp/learn --only complementary              # about 45 min on 2 cores
+    python benchmarks/bench_learning.py --out /tmp/learn2 --only both,eeg --seconds 10     # about 25 min
+    python benchmarks/bench_learning.py --out /tmp/learn3                                  # all three, 20-s trials
 
-Scenarios (DEAP format, 1 subject x 40 trials x 20 s, EEG cue strength 1.5, valence, 5 folds) and the checks of issue 5:
+Scenarios (DEAP format, 1 subject x 40 trials x 20 s unless --seconds, EEG cue strength 1.5, valence, 5 folds) and
+the checks of issue 5:
 - `both`: labels in the EEG and the face; AIMSTF ("paper") must reach >= 90 % mean test accuracy;
 - `complementary`: each trial's label in one modality only; AIMSTF must beat the EEG-only and the
   face-only baselines by >= 15 points;

@@ -1,7 +1,7 @@
 """Interpretability end to end.
 
 Fast: `aimstf explain` on a tiny run writes every figure and refuses bad requests.
-Slow (`pytest --runslow`, about 30 min on 2 cores): after training AIMSTF on synthetic data whose valence
+Slow (`pytest --runslow`, about 10 min on 2 cores): after training AIMSTF on synthetic data whose valence
 is in the frontal alpha asymmetry (EEG) and the mouth (face), the EEG attribution ranks the frontal
 asymmetry electrodes in its top quartile and the face attribution puts most of its mass in the lower
 half of the crop.
