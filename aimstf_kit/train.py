@@ -6,7 +6,7 @@
 __all__ = ['PRESETS', 'confusion', 'metrics', 'TrainConfig', 'rng_state', 'resolve_device', 'autocast_dtype', 'evaluate',
            'train_epoch', 'ResumeError', 'fit', 'plot_history']
 
-# %% ../nbs/20_train.ipynb #4b870ac9
+# %% ../nbs/20_train.ipynb #ae43eeeb
 import json
 import math
 import os
@@ -25,7 +25,7 @@ from .core import Config, _check, atomic_write, seed_everything, tune_cpu_alloca
 from .datasets import EEG_AUGMENTS, Cache, EmotionDataset, Split, eeg_augment, make_loader
 from .models.baselines import MODELS, build_model
 
-# %% ../nbs/20_train.ipynb #314606a3
+# %% ../nbs/20_train.ipynb #7740fd27
 def confusion(y_true, y_pred, n_classes: int = 2) -> np.ndarray:
     "(n_classes, n_classes) counts: rows = true class, columns = predicted."
     cm = np.zeros((n_classes, n_classes), dtype=np.int64)
@@ -48,7 +48,7 @@ def metrics(y_true, y_pred, n_classes: int = 2) -> dict:
                 balanced_accuracy=float(recall[present].mean()) if present.any() else float("nan"),
                 confusion=cm.tolist())
 
-# %% ../nbs/20_train.ipynb #ad1aec24
+# %% ../nbs/20_train.ipynb #5b711470
 PRESETS = {
     "pooled": dict(lr=5e-4, weight_decay=1e-4, batch_size=120, epochs=100),
     "per-subject": dict(lr=1e-4, weight_decay=1e-4, batch_size=64, epochs=50),
@@ -99,7 +99,7 @@ class TrainConfig(Config):
             raise ValueError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
         return cls(**{**PRESETS[name], **kw})
 
-# %% ../nbs/20_train.ipynb #364713b7
+# %% ../nbs/20_train.ipynb #6aeeef4e
 def _epoch_seed(seed: int, split_name: str, epoch: int) -> int:
     import zlib
     return (seed * 1_000_003 + zlib.crc32(split_name.encode()) * 7919 + epoch) % (2**32)
@@ -116,7 +116,7 @@ def resolve_device(device: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
 
-# %% ../nbs/20_train.ipynb #01a8bfee
+# %% ../nbs/20_train.ipynb #fa26d3b0
 def _to(batch: dict, device) -> dict:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
@@ -173,7 +173,7 @@ def train_epoch(model, loader, loss_fn, opt, device, progress=None, autocast=Non
             progress.update(1)
     return total / max(n, 1)
 
-# %% ../nbs/20_train.ipynb #7efb5f99
+# %% ../nbs/20_train.ipynb #5555b455
 class ResumeError(ValueError):
     "A checkpoint that does not belong to this configuration or split."
 
@@ -227,7 +227,10 @@ def fit(cache: Cache, split: Split, cfg: TrainConfig = TrainConfig(), out_dir=No
             break
         seed_everything(_epoch_seed(cfg.seed, split.name, epoch))
         g_seed = _epoch_seed(cfg.seed, split.name, epoch) % (2**31)
-        loader = make_loader(ds["train"], batch_size=cfg.batch_size, shuffle=True, seed=g_seed)
+        # a last batch of one sample cannot train BatchNorm on features (AIMSTF's feature_norm): skip it; the
+        # shuffle changes every epoch, so no sample is always the one left out
+        loader = make_loader(ds["train"], batch_size=cfg.batch_size, shuffle=True, seed=g_seed,
+                             drop_last=len(ds["train"]) % cfg.batch_size == 1)
         for group in opt.param_groups:
             group["lr"] = cfg.lr_at(epoch)
         tr = train_epoch(run, loader, loss_fn, opt, dev, autocast=ac)
@@ -265,7 +268,7 @@ def fit(cache: Cache, split: Split, cfg: TrainConfig = TrainConfig(), out_dir=No
         (out_dir / "result.json").write_text(json.dumps(result, indent=1))
     return result
 
-# %% ../nbs/20_train.ipynb #cfe7fae5
+# %% ../nbs/20_train.ipynb #e40fb9e7
 def plot_history(history: list, title: str = "", ax=None):
     "Learning curves of a `fit` result's history: losses (left axis) and accuracies (right axis)."
     import matplotlib.pyplot as plt
