@@ -5,16 +5,17 @@
 # %% auto #0
 __all__ = ['plot_eeg_second', 'Explorer']
 
-# %% ../nbs/31_explorer.ipynb #80c49e6b
+# %% ../nbs/31_explorer.ipynb #80f005e6
 from pathlib import Path
 from typing import Optional, Union
 
 import numpy as np
 import torch.nn as nn
 
-from .interpret import (CLASS_NAMES, _batch, eeg_info, explain, load_fold, plot_face_attribution, topomap)
+from .interpret import (CLASS_NAMES, _batch, eeg_info, explain, load_fold, plot_face_attribution, sample_index,
+                                  topomap)
 
-# %% ../nbs/31_explorer.ipynb #617834ab
+# %% ../nbs/31_explorer.ipynb #34709059
 def plot_eeg_second(eeg, importance=None, channels=None, ax=None, title: str = ""):
     "The 32 traces of one second (32, 128), offset vertically; electrodes shaded by `importance` (32,) if given."
     import matplotlib.pyplot as plt
@@ -73,11 +74,7 @@ class Explorer:
 
     def index_of(self, subject: int, trial: int, second: int) -> int:
         "Cache index of (subject, trial, second)."
-        c = self.cache
-        hit = np.flatnonzero((c.subject == subject) & (c.trial == trial) & (c.segment == second))
-        if len(hit) == 0:
-            raise ValueError(f"no sample of subject {subject}, trial {trial}, second {second}")
-        return int(hit[0])
+        return sample_index(self.cache, subject, second, trial)
 
     def render(self, index: int) -> dict:
         "Figures ('eeg', 'face', 'topomap', 'levels') and 'text' for cache sample `index`."

@@ -7,7 +7,7 @@ __all__ = ['EEG_METHODS', 'FACE_METHODS', 'FUSION_PARTS', 'CLASS_NAMES', 'Explan
            'save_figure', 'topomap', 'plot_eeg_importance', 'plot_levels', 'plot_fusion_weights',
            'plot_face_attribution', 'lower_half_share', 'Fold', 'load_fold', 'sample_index', 'explain_sample']
 
-# %% ../nbs/30_interpret.ipynb #5728f1c6
+# %% ../nbs/30_interpret.ipynb #990c678f
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +20,7 @@ import torch.nn as nn
 from .core import DEAP_EEG_CHANNELS
 from .models.aimstf import AIMSTF
 
-# %% ../nbs/30_interpret.ipynb #a05b0ba5
+# %% ../nbs/30_interpret.ipynb #d161f9da
 EEG_METHODS = ("integrated_gradients", "saliency", "attention", "squeeze_excitation")
 FACE_METHODS = ("integrated_gradients", "occlusion", "gradcam")
 FUSION_PARTS = ("EEG-specific", "face-specific", "shared")
@@ -89,7 +89,7 @@ class _Frozen:
         self.model.train(self.training)
         return False
 
-# %% ../nbs/30_interpret.ipynb #e9f5c30c
+# %% ../nbs/30_interpret.ipynb #fca1363c
 def _level_matrix(ws, L):
     "list of (B, i) per level i = 1..L -> (B, L, L) with NaN above the diagonal."
     B = ws[0].shape[0]
@@ -115,7 +115,7 @@ def _internals(model, face, eeg, notes):
         notes.append("attention: the reference variant attends over the batch, not over electrodes; no per-electrode attention")
     return res
 
-# %% ../nbs/30_interpret.ipynb #f940b0fd
+# %% ../nbs/30_interpret.ipynb #7f2a7df3
 def face_layer(model) -> Optional[nn.Module]:
     "The last convolution of a model's face CNN (for Grad-CAM), or None if it has no face branch."
     enc = getattr(model, "face", None) if not hasattr(model, "encoder") else getattr(model, "encoder")
@@ -222,7 +222,7 @@ def explain(model, batch: dict, target=None, eeg_methods: Sequence[str] = EEG_ME
             notes.append(f"face: {type(model).__name__} does not use the faces")
     return ex
 
-# %% ../nbs/30_interpret.ipynb #30228166
+# %% ../nbs/30_interpret.ipynb #c866d62e
 CLASS_NAMES = ("low", "high")
 
 
@@ -291,7 +291,7 @@ def plot_eeg_importance(ex: Explanation, method: str = "integrated_gradients", s
     fig.suptitle(title or f"{ex.model}: EEG importance ({method.replace('_', ' ')})", fontsize=9)
     return fig
 
-# %% ../nbs/30_interpret.ipynb #12079c4e
+# %% ../nbs/30_interpret.ipynb #a7710773
 def plot_levels(ex: Explanation, title: str = ""):
     "Heatmaps of the level weights w_ij per class (shared scale) and of the gate activation per level and class."
     import matplotlib.pyplot as plt
@@ -342,7 +342,7 @@ def plot_fusion_weights(ex: Explanation, title: str = ""):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/30_interpret.ipynb #5bcb9040
+# %% ../nbs/30_interpret.ipynb #fad13c78
 def _frames(faces, sample):
     f = faces[sample]
     f = f.detach().cpu().numpy() if torch.is_tensor(f) else np.asarray(f)
@@ -384,7 +384,7 @@ def lower_half_share(attribution: np.ndarray) -> np.ndarray:
     S = a.shape[-2]
     return a[..., S // 2:, :].sum((1, 2, 3)) / np.maximum(a.sum((1, 2, 3)), 1e-12)
 
-# %% ../nbs/30_interpret.ipynb #08445ec8
+# %% ../nbs/30_interpret.ipynb #1618d8d7
 @dataclass
 class Fold:
     "A trained fold of a run: the model with its selected weights, and where it came from."
@@ -461,7 +461,7 @@ def explain_sample(fold: Fold, index: int, out, max_class_samples: int = 256, ig
     one, ds1 = _batch(fold.cache, [index], fold.target, mod, tr["threshold"], tr["rule"])
     if len(ds1) == 0:
         raise ValueError(f"sample {index} has no face crops; {fold.name} needs them")
-    ex1 = explain(fold.model, one, ig_steps=ig_steps, name=fold.name)
+    ex1 = explain(fold.model, one, eeg_methods=[], ig_steps=ig_steps, name=fold.name)  # faces; its EEG is in `exm`
     test_idx = np.asarray(fold.split.test)
     rng = np.random.default_rng(0)
     others = test_idx if len(test_idx) <= max_class_samples else np.sort(rng.choice(test_idx, max_class_samples, replace=False))
