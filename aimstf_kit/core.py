@@ -7,7 +7,8 @@ __all__ = ['DEAP_EEG_CHANNELS', 'DEAP_PERIPHERAL_CHANNELS', 'DEAP_CHANNELS', 'EE
            'MAHNOB_CHANNELS', 'DEAP_FS', 'DEAP_BASELINE_SECONDS', 'DEAP_TRIAL_SECONDS', 'DEAP_VIDEO_FPS',
            'DEAP_VIDEO_SUBJECTS', 'MAHNOB_FS', 'MAHNOB_PRESTIM_SECONDS', 'MAHNOB_VIDEO_FPS', 'MODEL_FS', 'RATING_NAMES',
            'LabelRuleName', 'binarize', 'LabelRule', 'seed_everything', 'Config', 'PrepareConfig', 'SubjectRecord',
-           'DataFormatError', 'plot_trial', 'tune_cpu_allocator', 'atomic_write']
+           'describe_record', 'trial_id', 'DataFormatError', 'plot_trial', 'tune_cpu_allocator', 'umask_mode',
+           'atomic_write']
 
 # %% ../nbs/00_core.ipynb #72d7e651
 import dataclasses
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Literal, Optional, Sequence
 
 import numpy as np
+from fastcore.basics import patch
 
 # %% ../nbs/00_core.ipynb #c6538426
 DEAP_EEG_CHANNELS: tuple[str, ...] = (
@@ -75,7 +77,7 @@ RATING_NAMES = {
 # %% ../nbs/00_core.ipynb #c9f7e0ee
 LabelRuleName = Literal[">=", ">"]
 
-
+# %% ../nbs/00_core.ipynb #de52a972
 def binarize(ratings, threshold: float = 5.0, rule: LabelRuleName = ">=") -> np.ndarray:
     """Binary labels from 1-9 ratings: 1 where `ratings >= threshold` (default) or `ratings > threshold`.
 
@@ -89,7 +91,7 @@ def binarize(ratings, threshold: float = 5.0, rule: LabelRuleName = ">=") -> np.
     out = r >= threshold if rule == ">=" else r > threshold
     return out.astype(np.int64)
 
-
+# %% ../nbs/00_core.ipynb #ca2440ac
 @dataclass(frozen=True)
 class LabelRule:
     "A binarisation rule, `rating >= threshold` or `rating > threshold`, that can be stored with results."
@@ -157,8 +159,9 @@ class Config:
         "A copy with some fields changed (validated again)."
         return dataclasses.replace(self, **kw)
 
-
+# %% ../nbs/00_core.ipynb #efc420db
 def _check(cond: bool, cls: str, msg: str):
+    "Raise a ValueError `'{cls}: {msg}'` unless `cond`."
     if not cond:
         raise ValueError(f"{cls}: {msg}")
 
@@ -172,7 +175,7 @@ class PrepareConfig(Config):
     face_size: int = 64  # side of the square RGB face crop
     video_offset: float = 0.0  # seconds into a DEAP video where the trial (after the baseline) starts
     faces: bool = True  # False: EEG-only cache
-    baseline: Literal["mean-window", "none"] = "mean-window"  # DESIGN 3: subtract the mean 1-s baseline window
+    baseline: Literal["mean-window", "none"] = "mean-window"  # subtract the mean 1-s baseline window
     face_margin: float = 0.2  # crop side = (1 + 2 * margin) * detected box side
     detect_scale: float = 0.5  # the face detector runs on frames downscaled by this factor
 
@@ -233,47 +236,68 @@ class SubjectRecord:
         _check(bool(np.all((0 <= self.onset) & (self.onset < self.end) & (self.end <= self.n_samples))), name,
                "need 0 <= onset < end <= n_samples for every trial")
 
-    @property
-    def n_trials(self) -> int:
-        "Number of trials."
-        return len(self.trial)
-
-    @property
-    def rating_names(self) -> tuple[str, ...]:
-        "Names of the 4 rating columns."
-        return RATING_NAMES[self.dataset]
-
-    @property
-    def baseline_seconds(self) -> np.ndarray:
-        "Seconds of baseline before each trial's stimulus."
-        return self.onset / self.fs
-
-    @property
-    def stimulus_seconds(self) -> np.ndarray:
-        "Seconds of stimulus in each trial."
-        return (self.end - self.onset) / self.fs
-
-    @property
-    def has_video(self) -> np.ndarray:
-        "(n,) bool: whether each trial has a face video."
-        return np.array([v is not None for v in self.video], dtype=bool)
-
-    def rating(self, name: str) -> np.ndarray:
-        "One rating column by name, e.g. `rec.rating('valence')`."
-        if name not in self.rating_names:
-            raise KeyError(f"{self.dataset} ratings are {self.rating_names}, not {name!r}")
-        return self.ratings[:, self.rating_names.index(name)]
-
-    def trial_eeg(self, i: int, part: Literal["stimulus", "baseline", "all"] = "stimulus") -> np.ndarray:
-        "EEG of trial `i` (32, samples) without padding: the stimulus, the baseline, or all of it."
-        lo, hi = {"stimulus": (self.onset[i], self.end[i]), "baseline": (0, self.onset[i]),
-                  "all": (0, self.n_samples[i])}[part]
-        return self.eeg[i, :, lo:hi]
-
     def __repr__(self):
         return (f"SubjectRecord({self.dataset}, subject {self.subject}: {self.n_trials} trials, "
                 f"eeg {tuple(self.eeg.shape)} @ {self.fs:g} Hz, {int(self.has_video.sum())} videos, "
                 f"{len(self.skipped)} skipped)")
+
+# %% ../nbs/00_core.ipynb #8da573fe
+@patch(as_prop=True)
+def n_trials(self: SubjectRecord) -> int:
+    "Number of trials."
+    return len(self.trial)
+
+# %% ../nbs/00_core.ipynb #74fbfaa5
+@patch(as_prop=True)
+def rating_names(self: SubjectRecord) -> tuple[str, ...]:
+    "Names of the 4 rating columns."
+    return RATING_NAMES[self.dataset]
+
+# %% ../nbs/00_core.ipynb #aa816914
+@patch(as_prop=True)
+def baseline_seconds(self: SubjectRecord) -> np.ndarray:
+    "Seconds of baseline before each trial's stimulus."
+    return self.onset / self.fs
+
+# %% ../nbs/00_core.ipynb #3429fce6
+@patch(as_prop=True)
+def stimulus_seconds(self: SubjectRecord) -> np.ndarray:
+    "Seconds of stimulus in each trial."
+    return (self.end - self.onset) / self.fs
+
+# %% ../nbs/00_core.ipynb #16e1dc0c
+@patch(as_prop=True)
+def has_video(self: SubjectRecord) -> np.ndarray:
+    "(n,) bool: whether each trial has a face video."
+    return np.array([v is not None for v in self.video], dtype=bool)
+
+# %% ../nbs/00_core.ipynb #29ca478f
+@patch
+def rating(self: SubjectRecord, name: str) -> np.ndarray:
+    "One rating column by name, e.g. `rec.rating('valence')`."
+    if name not in self.rating_names:
+        raise KeyError(f"{self.dataset} ratings are {self.rating_names}, not {name!r}")
+    return self.ratings[:, self.rating_names.index(name)]
+
+# %% ../nbs/00_core.ipynb #c57faf95
+@patch
+def trial_eeg(self: SubjectRecord, i: int, part: Literal["stimulus", "baseline", "all"] = "stimulus") -> np.ndarray:
+    "EEG of trial `i` (32, samples) without padding: the stimulus, the baseline, or all of it."
+    lo, hi = {"stimulus": (self.onset[i], self.end[i]), "baseline": (0, self.onset[i]),
+              "all": (0, self.n_samples[i])}[part]
+    return self.eeg[i, :, lo:hi]
+
+# %% ../nbs/00_core.ipynb #5dd1d36c
+def describe_record(rec: SubjectRecord) -> dict:
+    "Per-subject summary of `rec`: subject, trials, fs, stimulus_s, baseline_s, videos, valence_high, skipped."
+    return dict(subject=rec.subject, trials=rec.n_trials, fs=rec.fs, stimulus_s=float(rec.stimulus_seconds.mean()),
+                baseline_s=float(rec.baseline_seconds.mean()), videos=int(rec.has_video.sum()),
+                valence_high=int(binarize(rec.rating("valence")).sum()), skipped=rec.skipped)
+
+# %% ../nbs/00_core.ipynb #54009b04
+def trial_id(subject, trial) -> np.ndarray:
+    "One integer per (subject, trial): the unit that is never split between train and test."
+    return np.asarray(subject, np.int64) * 1_000_000 + np.asarray(trial)
 
 # %% ../nbs/00_core.ipynb #8af0e30c
 class DataFormatError(ValueError):
@@ -333,8 +357,16 @@ def tune_cpu_allocator(mmap_threshold: int = 1 << 30) -> bool:
         return False
 
 # %% ../nbs/00_core.ipynb #a0adc785
+def umask_mode(mode: int = 0o666) -> int:
+    "`mode` less the process's umask: the permissions an ordinary `open` (0o666) or `mkdir` (0o777) would give."
+    mask = os.umask(0)
+    os.umask(mask)
+    return mode & ~mask
+
+
 def atomic_write(path, write) -> None:
-    "Call `write(f)` on a binary temporary file beside `path`, then rename it into place (parents are created)."
+    """Call `write(f)` on a binary temporary file beside `path`, then rename it into place (parents are created).
+    The file gets the permissions a plain write would give (not the temporary file's private 0o600)."""
     import tempfile
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -342,6 +374,7 @@ def atomic_write(path, write) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
+        os.chmod(tmp, umask_mode(0o666))
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['UnsafePickleError', 'SafeUnpickler', 'safe_load', 'load_dat', 'read_ratings_csv', 'video_path', 'list_subjects',
-           'read_subject']
+           'read_subject', 'describe']
 
 # %% ../nbs/01_deap.ipynb #95300e91
 import codecs
@@ -16,23 +16,25 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from .core import (DEAP_BASELINE_SECONDS, DEAP_CHANNELS, DEAP_FS, DEAP_PERIPHERAL_CHANNELS,
-                             DataFormatError, SubjectRecord)
+                             DataFormatError, SubjectRecord, describe_record)
 
 # %% ../nbs/01_deap.ipynb #03d0a41e
 class UnsafePickleError(DataFormatError):
     "A pickle asked for a global outside the allow-list (arrays, dtypes, plain containers)."
 
-
+# %% ../nbs/01_deap.ipynb #81de8efe
 def _latin1_encode(s, encoding="latin1", errors="strict"):
     "The only use of `_codecs.encode` a data pickle needs: protocol-2 bytes stored as latin-1 text."
     if codecs.lookup(encoding).name != "iso8859-1" or not isinstance(s, str):
         raise pickle.UnpicklingError(f"_codecs.encode with {encoding!r} is not allowed")
     return s.encode("latin1", errors)
 
-
+# %% ../nbs/01_deap.ipynb #9af6a2a3
 def _numpy_globals() -> dict:
+    "`{(module, name): callable}` for the NumPy globals an array pickle names."
     import numpy
     try:
         from numpy._core import multiarray as ma, numeric as nu  # numpy >= 2
@@ -45,7 +47,7 @@ def _numpy_globals() -> dict:
         g[(pkg + ".numeric", "_frombuffer")] = nu._frombuffer  # protocol-5 arrays
     return g
 
-
+# %% ../nbs/01_deap.ipynb #6349495b
 _SAFE_GLOBALS = {
     **_numpy_globals(),
     ("_codecs", "encode"): _latin1_encode,
@@ -54,7 +56,7 @@ _SAFE_GLOBALS = {
     ("collections", "OrderedDict"): dict,
 }
 
-
+# %% ../nbs/01_deap.ipynb #18750175
 class SafeUnpickler(pickle.Unpickler):
     "Unpickler that resolves only `_SAFE_GLOBALS`; anything else raises `UnsafePickleError`."
 
@@ -72,19 +74,19 @@ class SafeUnpickler(pickle.Unpickler):
     def persistent_load(self, pid):
         raise UnsafePickleError(self.path, "refused to load: the pickle uses persistent ids")
 
-
+# %% ../nbs/01_deap.ipynb #542db16a
 def _str_keys(obj):
     "Python-2 `str` dict keys read as bytes -> str."
     if isinstance(obj, dict):
         return {(k.decode("latin1") if isinstance(k, bytes) else k): v for k, v in obj.items()}
     return obj
 
-
+# %% ../nbs/01_deap.ipynb #9b70a24c
 def safe_load(path):
     """Unpickle `path` with `SafeUnpickler`: any global outside the allow-list is refused, nothing else runs.
 
     Python-2 strings are first read as bytes (array payloads then go straight to numpy, with no
-    latin-1 round trip: about 40 % faster on a DEAP file), falling back to latin-1 decoding."""
+    latin-1 round trip), falling back to latin-1 decoding."""
     path = Path(path)
     data = path.read_bytes()
     for encoding in ("bytes", "latin1"):
@@ -125,7 +127,7 @@ def load_dat(path) -> dict:
 # %% ../nbs/01_deap.ipynb #d9bb9606
 _CSV_COLUMNS = ("Participant_id", "Trial", "Experiment_id")
 
-
+# %% ../nbs/01_deap.ipynb #12e23fda
 def read_ratings_csv(path) -> dict[int, dict[int, dict]]:
     """Read `participant_ratings.csv`: `{participant: {experiment_id: row}}`, each row a dict of its
     columns with `Trial` and `Experiment_id` as ints. Errors name the file and the line."""
@@ -151,12 +153,12 @@ def read_ratings_csv(path) -> dict[int, dict[int, dict]]:
             rows[e] = {**row, "Trial": t, "Experiment_id": e}
     return out
 
-
+# %% ../nbs/01_deap.ipynb #ffe5ff8b
 def video_path(root, subject: int, trial: int) -> Path:
     "Where DEAP keeps the face video of `subject`'s presentation `trial` (it may not exist)."
     return Path(root) / "face_video" / f"s{subject:02d}" / f"s{subject:02d}_trial{trial:02d}.avi"
 
-
+# %% ../nbs/01_deap.ipynb #357914c4
 def list_subjects(root) -> list[int]:
     "Participants with a `.dat` file under `root/data_preprocessed_python`, sorted."
     d = Path(root) / "data_preprocessed_python"
@@ -169,6 +171,50 @@ def list_subjects(root) -> list[int]:
         except ValueError:
             continue
     return sorted(subs)
+
+# %% ../nbs/01_deap.ipynb #edd63b51
+def _subject_rows(table: dict, csv_path: Path, subject: int, dat: Path, n: int) -> dict:
+    "`{experiment_id: row}` of `subject` in `table`, checked to cover Experiment_id 1..`n` (the rows of `dat`)."
+    rows = table.get(subject)
+    if not rows:
+        raise DataFormatError(csv_path, f"no rows for participant {subject}")
+    missing = [e for e in range(1, n + 1) if e not in rows]
+    if missing:
+        raise DataFormatError(csv_path, f"participant {subject}: no row for Experiment_id {missing} "
+                              f"(the .dat file {dat.name} has {n} trials)")
+    return rows
+
+# %% ../nbs/01_deap.ipynb #e2027d3e
+def _presentation_trials(rows: dict, csv_path: Path, subject: int, n: int) -> np.ndarray:
+    "(n,) int64: the presentation `Trial` of Experiment_id 1..`n`."
+    trial = np.array([rows[e]["Trial"] for e in range(1, n + 1)], dtype=np.int64)
+    if len(set(trial.tolist())) != n:
+        raise DataFormatError(csv_path, f"participant {subject}: the same presentation Trial appears twice")
+    return trial
+
+# %% ../nbs/01_deap.ipynb #b49a4a99
+def _check_csv_ratings(rows: dict, labels: np.ndarray, dat: Path, csv_path: Path) -> None:
+    "Warn if the CSV's Valence/Arousal/Dominance/Liking differ from the `.dat` `labels` by more than 0.01."
+    n = len(labels)
+    csv_vals = np.array([[float(rows[e].get(c) or "nan") for c in ("Valence", "Arousal", "Dominance", "Liking")]
+                         for e in range(1, n + 1)])
+    off = np.abs(csv_vals - labels) > 0.01
+    if np.nan_to_num(off).any():
+        warnings.warn(f"{dat}: {int(off.sum())} rating(s) differ from {csv_path.name}; using the .dat labels")
+
+# %% ../nbs/01_deap.ipynb #6342dc5d
+def _face_videos(root: Path, subject: int, trial: np.ndarray) -> tuple[list, list]:
+    "`(videos, skipped)`: each presentation trial's video path (None if missing) and the missing ones."
+    videos, skipped = [], []
+    for t in trial:
+        vp = video_path(root, subject, int(t))
+        if vp.is_file():
+            videos.append(vp)
+        else:
+            videos.append(None)
+            if (root / "face_video" / f"s{subject:02d}").is_dir():
+                skipped.append((vp, "face video missing: trial kept without video"))
+    return videos, skipped
 
 # %% ../nbs/01_deap.ipynb #e044d3fc
 def read_subject(root, subject: int, ratings: Optional[dict] = None) -> SubjectRecord:
@@ -188,30 +234,10 @@ def read_subject(root, subject: int, ratings: Optional[dict] = None) -> SubjectR
         raise DataFormatError(dat, f"{n_samples} samples per trial, not more than the {base}-sample (3 s) baseline")
     csv_path = root / "metadata_csv" / "participant_ratings.csv"
     table = ratings if ratings is not None else read_ratings_csv(csv_path)
-    rows = table.get(subject)
-    if not rows:
-        raise DataFormatError(csv_path, f"no rows for participant {subject}")
-    missing = [e for e in range(1, n + 1) if e not in rows]
-    if missing:
-        raise DataFormatError(csv_path, f"participant {subject}: no row for Experiment_id {missing} "
-                              f"(the .dat file {dat.name} has {n} trials)")
-    trial = np.array([rows[e]["Trial"] for e in range(1, n + 1)], dtype=np.int64)
-    if len(set(trial.tolist())) != n:
-        raise DataFormatError(csv_path, f"participant {subject}: the same presentation Trial appears twice")
-    csv_vals = np.array([[float(rows[e].get(c) or "nan") for c in ("Valence", "Arousal", "Dominance", "Liking")]
-                         for e in range(1, n + 1)])
-    off = np.abs(csv_vals - labels) > 0.01
-    if np.nan_to_num(off).any():
-        warnings.warn(f"{dat}: {int(off.sum())} rating(s) differ from {csv_path.name}; using the .dat labels")
-    videos, skipped = [], []
-    for t in trial:
-        vp = video_path(root, subject, int(t))
-        if vp.is_file():
-            videos.append(vp)
-        else:
-            videos.append(None)
-            if (root / "face_video" / f"s{subject:02d}").is_dir():
-                skipped.append((vp, "face video missing: trial kept without video"))
+    rows = _subject_rows(table, csv_path, subject, dat, n)
+    trial = _presentation_trials(rows, csv_path, subject, n)
+    _check_csv_ratings(rows, labels, dat, csv_path)
+    videos, skipped = _face_videos(root, subject, trial)
     eeg = np.ascontiguousarray(data[:, :32], dtype=np.float32)
     return SubjectRecord(
         dataset="deap", subject=subject, fs=DEAP_FS, eeg=eeg,
@@ -219,3 +245,19 @@ def read_subject(root, subject: int, ratings: Optional[dict] = None) -> SubjectR
         ratings=labels.astype(np.float32), experiment_id=np.arange(1, n + 1), trial=trial,
         onset=np.full(n, base), end=np.full(n, n_samples), n_samples=np.full(n, n_samples),
         video=videos, source=[dat] * n, skipped=skipped)
+
+# %% ../nbs/01_deap.ipynb #f0ee78b4
+def describe(root, progress: bool = True) -> list[dict]:
+    "Read every subject of the DEAP tree under `root`; return one `describe_record` dict per subject."
+    path = Path(root)
+    subjects = list_subjects(path)
+    ratings = read_ratings_csv(path / "metadata_csv" / "participant_ratings.csv")
+    if not subjects:
+        raise FileNotFoundError(f"{root}: no DEAP subject found")
+    rows = []
+    for s in tqdm(subjects, desc="reading deap", unit="subject", disable=not progress):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # reported through `skipped`
+            rec = read_subject(path, s, ratings=ratings)
+        rows.append(describe_record(rec))
+    return rows

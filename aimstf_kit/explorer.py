@@ -11,9 +11,13 @@ from typing import Optional, Union
 
 import numpy as np
 import torch.nn as nn
+from fastcore.basics import patch
 
-from .interpret import (CLASS_NAMES, _batch, eeg_info, explain, load_fold, plot_face_attribution, sample_index,
+from .cache import sample_index
+from .interpret import (CLASS_NAMES, _batch, _fold_of, eeg_info, explain, plot_face_attribution,
                                   topomap)
+from .models.registry import modality_of
+from .runs import Run
 
 # %% ../nbs/31_explorer.ipynb #34709059
 def plot_eeg_second(eeg, importance=None, channels=None, ax=None, title: str = ""):
@@ -36,15 +40,13 @@ def plot_eeg_second(eeg, importance=None, channels=None, ax=None, title: str = "
     ax.set_title(title or "EEG (baseline removed)", fontsize=8)
     return ax
 
-
+# %% ../nbs/31_explorer.ipynb #31607337
 class Explorer:
     """Interactive explorer of a run folder (`Explorer(run)`) or of a model on a cache (`Explorer(model, cache)`).
     `show()` -> the ipywidgets box; `render(index)` -> dict of figures and text (headless)."""
 
     def __init__(self, source: Union[str, Path, nn.Module], cache=None, model: Optional[str] = None,
                  target: Optional[str] = None, ig_steps: int = 16):
-        import json
-        from aimstf_kit.datasets import open_cache
         self.ig_steps, self.last = ig_steps, None
         if isinstance(source, nn.Module):
             if cache is None:
@@ -52,115 +54,155 @@ class Explorer:
             self.run, self.model, self.cache = None, source.eval(), cache
             self.target, self.rule = target or "valence", (5.0, ">=")
         else:
-            self.run = Path(source)
-            rj = self.run / "run.json"
-            if not rj.exists():
-                raise FileNotFoundError(f"{rj}: not a run folder (made by `aimstf cv` or run_cv)")
-            spec = json.loads(rj.read_text())["spec"]
-            self.model_name, self.target = model or spec["models"][0], target or spec["targets"][0]
-            self.cache = open_cache(spec["cache"], subjects=spec["subjects"])
-            self.rule = (spec["train"]["threshold"], spec["train"]["rule"])
+            self.run = Run(source)
+            self.model_name, self.target = self.run.check_task(model, target)
+            self.cache = self.run.open_cache()
+            tr = self.run.spec["train"]
+            self.rule = (tr["threshold"], tr["rule"])
             self.model, self._folds = None, {}
         self.widget = None
 
-    def _model_for(self, index):
-        if self.run is None:
-            return self.model, "model"
-        f = next((f for f in self._folds.values() if index in f.split.test), None)
-        if f is None:
-            f = load_fold(self.run, index, self.model_name, self.target)
-            self._folds[f.split.name] = f
-        return f.model, f"{f.name} {f.split.name}"
+# %% ../nbs/31_explorer.ipynb #3d91e497
+@patch
+def _model_for(self: Explorer, index):
+    "The model that explains sample `index` and where it comes from (for a run: the fold model that held it out)."
+    if self.run is None:
+        return self.model, "model"
+    f = next((f for f in self._folds.values() if index in f.split.test), None)
+    if f is None:
+        f = _fold_of(self.run, self.cache, index, self.model_name, self.target)
+        self._folds[f.split.name] = f
+    return f.model, f"{f.name} {f.split.name}"
 
-    def index_of(self, subject: int, trial: int, second: int) -> int:
-        "Cache index of (subject, trial, second)."
-        return sample_index(self.cache, subject, second, trial)
+# %% ../nbs/31_explorer.ipynb #542318f4
+@patch
+def index_of(self: Explorer, subject: int, trial: int, second: int) -> int:
+    "Cache index of (subject, trial, second)."
+    return sample_index(self.cache, subject, second, trial)
 
-    def render(self, index: int) -> dict:
-        "Figures ('eeg', 'face', 'topomap', 'levels') and 'text' for cache sample `index`."
-        import matplotlib.pyplot as plt
-        import seaborn as sns
-        model, where = self._model_for(index)
-        mod = getattr(model, "modality", "both")
-        b, ds = _batch(self.cache, [index], self.target, mod, *self.rule)
-        if len(ds) == 0:
-            raise ValueError(f"sample {index} has no face crops; this model needs them")
-        ex = explain(model, b, ig_steps=self.ig_steps, face_methods=["integrated_gradients"] if mod != "eeg" else [])
-        c = self.cache
-        figs = {}
-        imp = ex.eeg_importance.get("integrated_gradients")
-        if "eeg" in b:
-            fig, ax = plt.subplots(figsize=(4.2, 5.5))
-            plot_eeg_second(b["eeg"][0].numpy(), imp[0] if imp is not None else None, ax=ax,
-                            title="EEG, shaded by Integrated Gradients importance")
-            figs["eeg"] = fig
-            fig, ax = plt.subplots(figsize=(3.2, 3.0))
-            im = topomap(imp[0], ax, vlim=(0, float(imp[0].max()) or 1.0), info=eeg_info())
-            fig.colorbar(im, ax=ax, shrink=0.7)
-            ax.set_title("electrode importance", fontsize=8)
-            figs["topomap"] = fig
-        if ex.face_attribution:
-            figs["face"] = plot_face_attribution(ex, b["face"], 0, title="faces and Integrated Gradients")
-        if ex.gate is not None:
-            fig, ax = plt.subplots(figsize=(3.6, 2.6))
-            lw = np.nan_to_num(ex.level_weights[0], nan=0.0)
-            sns.heatmap(np.concatenate([lw, ex.gate[0][:, None]], 1), ax=ax, cmap="viridis", annot=True, fmt=".2f",
-                        annot_kws=dict(size=6), xticklabels=[f"P{j}" for j in range(lw.shape[1])] + ["gate"],
-                        yticklabels=[f"level {i + 1}" for i in range(lw.shape[0])])
-            ax.set_title("level weights and gate", fontsize=8); ax.tick_params(labelsize=7)
-            figs["levels"] = fig
-        p = ex.prob[0]
-        ok = "correct" if ex.pred[0] == ex.label[0] else "WRONG"
-        text = (f"subject {c.subject[index]}, trial {c.trial[index]}, second {c.segment[index]} ({self.target}, rating "
-                f"{c.ratings[index, list(c.rating_names).index(self.target)]:.2f}): label {CLASS_NAMES[ex.label[0]]}, "
-                f"predicted {CLASS_NAMES[ex.pred[0]]} (p = {p[ex.pred[0]]:.2f}), {ok}; model: {where}")
-        self.last = dict(index=index, text=text, figures=sorted(figs), explanation=ex)
-        return dict(figs, text=text)
+# %% ../nbs/31_explorer.ipynb #cd7e0071
+def _eeg_figures(eeg, imp) -> dict:
+    "'eeg': the traces of one second shaded by its importance `imp` (32,); 'topomap': that importance as a map."
+    import matplotlib.pyplot as plt
+    figs = {}
+    fig, ax = plt.subplots(figsize=(4.2, 5.5))
+    plot_eeg_second(eeg, imp, ax=ax, title="EEG, shaded by Integrated Gradients importance")
+    figs["eeg"] = fig
+    fig, ax = plt.subplots(figsize=(3.2, 3.0))
+    im = topomap(imp, ax, vlim=(0, float(imp.max()) or 1.0), info=eeg_info())
+    fig.colorbar(im, ax=ax, shrink=0.7)
+    ax.set_title("electrode importance", fontsize=8)
+    figs["topomap"] = fig
+    return figs
 
-    def show(self):
-        "The explorer's widget: subject, trial and second selectors above the figures."
-        import ipywidgets as W
-        c = self.cache
-        subjects = sorted(set(c.subject.tolist()))
-        self.w_subject = W.Dropdown(options=subjects, description="subject")
-        self.w_trial = W.Dropdown(options=self._trials(subjects[0]), description="trial")
-        self.w_second = W.IntSlider(min=0, max=self._seconds(subjects[0], self.w_trial.value), description="second")
-        self.w_text = W.HTML()
-        self.w_out = W.Output()
-        self.w_subject.observe(self._on_subject, names="value")
-        self.w_trial.observe(self._on_trial, names="value")
-        self.w_second.observe(self._on_second, names="value")
-        self.widget = W.VBox([W.HBox([self.w_subject, self.w_trial, self.w_second]), self.w_text, self.w_out])
-        self._refresh()
-        return self.widget
+# %% ../nbs/31_explorer.ipynb #b1ffd115
+def _levels_figure(level_weights: np.ndarray, gate: np.ndarray):
+    "One sample's level weights (L, L) with its gate activations (L,) as a last column, as a heatmap."
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+    fig, ax = plt.subplots(figsize=(3.6, 2.6))
+    lw = np.nan_to_num(level_weights, nan=0.0)
+    sns.heatmap(np.concatenate([lw, gate[:, None]], 1), ax=ax, cmap="viridis", annot=True, fmt=".2f",
+                annot_kws=dict(size=6), xticklabels=[f"P{j}" for j in range(lw.shape[1])] + ["gate"],
+                yticklabels=[f"level {i + 1}" for i in range(lw.shape[0])])
+    ax.set_title("level weights and gate", fontsize=8); ax.tick_params(labelsize=7)
+    return fig
 
-    def _trials(self, s):
-        c = self.cache
-        return sorted(set(c.trial[c.subject == s].tolist()))
+# %% ../nbs/31_explorer.ipynb #05d3cc8a
+@patch
+def _text(self: Explorer, index: int, ex, where: str) -> str:
+    "The sample, its rating, label and prediction (right or wrong), and the model that made it."
+    c = self.cache
+    p = ex.prob[0]
+    ok = "correct" if ex.pred[0] == ex.label[0] else "WRONG"
+    return (f"subject {c.subject[index]}, trial {c.trial[index]}, second {c.segment[index]} ({self.target}, rating "
+            f"{c.ratings[index, list(c.rating_names).index(self.target)]:.2f}): label {CLASS_NAMES[ex.label[0]]}, "
+            f"predicted {CLASS_NAMES[ex.pred[0]]} (p = {p[ex.pred[0]]:.2f}), {ok}; model: {where}")
 
-    def _seconds(self, s, t):
-        c = self.cache
-        return int(c.segment[(c.subject == s) & (c.trial == t)].max())
+# %% ../nbs/31_explorer.ipynb #a72726a2
+@patch
+def render(self: Explorer, index: int) -> dict:
+    "Figures ('eeg', 'face', 'topomap', 'levels') and 'text' for cache sample `index`."
+    model, where = self._model_for(index)
+    mod = modality_of(model)
+    b, ds = _batch(self.cache, [index], self.target, mod, *self.rule)
+    if len(ds) == 0:
+        raise ValueError(f"sample {index} has no face crops; this model needs them")
+    ex = explain(model, b, ig_steps=self.ig_steps, face_methods=["integrated_gradients"] if mod != "eeg" else [])
+    imp = ex.eeg_importance.get("integrated_gradients")
+    figs = _eeg_figures(b["eeg"][0].numpy(), imp[0]) if "eeg" in b else {}
+    if ex.face_attribution:
+        figs["face"] = plot_face_attribution(ex, b["face"], 0, title="faces and Integrated Gradients")
+    if ex.gate is not None:
+        figs["levels"] = _levels_figure(ex.level_weights[0], ex.gate[0])
+    text = self._text(index, ex, where)
+    self.last = dict(index=index, text=text, figures=sorted(figs), explanation=ex)
+    return dict(figs, text=text)
 
-    def _on_subject(self, change):
-        self.w_trial.options = self._trials(change["new"])  # sets the trial, which refreshes
+# %% ../nbs/31_explorer.ipynb #c55ccafc
+@patch
+def show(self: Explorer):
+    "The explorer's widget: subject, trial and second selectors above the figures."
+    import ipywidgets as W
+    c = self.cache
+    subjects = sorted(set(c.subject.tolist()))
+    self.w_subject = W.Dropdown(options=subjects, description="subject")
+    self.w_trial = W.Dropdown(options=self._trials(subjects[0]), description="trial")
+    self.w_second = W.IntSlider(min=0, max=self._seconds(subjects[0], self.w_trial.value), description="second")
+    self.w_text = W.HTML()
+    self.w_out = W.Output()
+    self.w_subject.observe(self._on_subject, names="value")
+    self.w_trial.observe(self._on_trial, names="value")
+    self.w_second.observe(self._on_second, names="value")
+    self.widget = W.VBox([W.HBox([self.w_subject, self.w_trial, self.w_second]), self.w_text, self.w_out])
+    self._refresh()
+    return self.widget
 
-    def _on_trial(self, change):
-        self.w_second.max = self._seconds(self.w_subject.value, change["new"])
-        self._refresh()
+# %% ../nbs/31_explorer.ipynb #dba67f84
+@patch
+def _trials(self: Explorer, s):
+    "The trials of subject `s`."
+    c = self.cache
+    return sorted(set(c.trial[c.subject == s].tolist()))
 
-    def _on_second(self, change):
-        self._refresh()
+# %% ../nbs/31_explorer.ipynb #83b94205
+@patch
+def _seconds(self: Explorer, s, t):
+    "The last second of subject `s`'s trial `t`."
+    c = self.cache
+    return int(c.segment[(c.subject == s) & (c.trial == t)].max())
 
-    def _refresh(self):
-        import matplotlib.pyplot as plt
-        from IPython.display import display
-        idx = self.index_of(self.w_subject.value, self.w_trial.value, self.w_second.value)
-        r = self.render(idx)
-        self.w_text.value = f"<b>{r['text']}</b>"
-        self.w_out.clear_output(wait=True)
-        with self.w_out:
-            for k in ("eeg", "topomap", "face", "levels"):
-                if k in r:
-                    display(r[k])
-        plt.close("all")
+# %% ../nbs/31_explorer.ipynb #4cc00f17
+@patch
+def _on_subject(self: Explorer, change):
+    "A new subject: its trials (setting the trial, which refreshes)."
+    self.w_trial.options = self._trials(change["new"])  # sets the trial, which refreshes
+
+# %% ../nbs/31_explorer.ipynb #96ef0a11
+@patch
+def _on_trial(self: Explorer, change):
+    "A new trial: its seconds, and a refresh."
+    self.w_second.max = self._seconds(self.w_subject.value, change["new"])
+    self._refresh()
+
+# %% ../nbs/31_explorer.ipynb #b1101d49
+@patch
+def _on_second(self: Explorer, change):
+    "A new second: a refresh."
+    self._refresh()
+
+# %% ../nbs/31_explorer.ipynb #63223b5e
+@patch
+def _refresh(self: Explorer):
+    "Render the selected sample into the widget."
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+    idx = self.index_of(self.w_subject.value, self.w_trial.value, self.w_second.value)
+    r = self.render(idx)
+    self.w_text.value = f"<b>{r['text']}</b>"
+    self.w_out.clear_output(wait=True)
+    with self.w_out:
+        for k in ("eeg", "topomap", "face", "levels"):
+            if k in r:
+                display(r[k])
+    plt.close("all")

@@ -5,9 +5,11 @@
 # %% auto #0
 __all__ = ['EEG_METHODS', 'FACE_METHODS', 'FUSION_PARTS', 'CLASS_NAMES', 'Explanation', 'face_layer', 'explain', 'eeg_info',
            'save_figure', 'topomap', 'plot_eeg_importance', 'plot_levels', 'plot_fusion_weights',
-           'plot_face_attribution', 'lower_half_share', 'Fold', 'load_fold', 'sample_index', 'explain_sample']
+           'plot_face_attribution', 'lower_half_share', 'Fold', 'load_fold', 'explain_sample', 'explain_run',
+           'sample_index']
 
 # %% ../nbs/30_interpret.ipynb #990c678f
+import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,14 +20,20 @@ import torch
 import torch.nn as nn
 
 from .core import DEAP_EEG_CHANNELS
-from .models.aimstf import AIMSTF
+from .models.registry import batch_dependent, has_internals, modality_of
+from .runs import Run
 
 # %% ../nbs/30_interpret.ipynb #d161f9da
+from .cache import sample_index
+
+_all_ = ["sample_index"]
+
+# %% ../nbs/30_interpret.ipynb #fca1363c
 EEG_METHODS = ("integrated_gradients", "saliency", "attention", "squeeze_excitation")
 FACE_METHODS = ("integrated_gradients", "occlusion", "gradcam")
 FUSION_PARTS = ("EEG-specific", "face-specific", "shared")
 
-
+# %% ../nbs/30_interpret.ipynb #7f2a7df3
 @dataclass
 class Explanation:
     "What `explain` returns: NumPy arrays only (see the table above)."
@@ -56,18 +64,15 @@ class Explanation:
                            {k: v[idx] for k, v in self.face_attribution.items()}, take(self.level_weights),
                            take(self.gate), take(self.fusion_weights), self.channels, self.model, list(self.notes))
 
-
-def _modality(model) -> str:
-    return getattr(model, "modality", "both")
-
-
+# %% ../nbs/30_interpret.ipynb #05ce9b44
 def _logits(out):
+    "The (B, C) logits of a model's output; one sigmoid output becomes (low, high) columns."
     lg = out.logits if hasattr(out, "logits") else out
     if lg.dim() == 1:  # one sigmoid output: probabilities of (low, high)
         lg = torch.stack([1 - lg, lg], 1)
     return lg
 
-
+# %% ../nbs/30_interpret.ipynb #b9d8e866
 class _Frozen:
     "Eval mode and frozen parameters inside the block; the model's previous state restored after."
 
@@ -89,33 +94,84 @@ class _Frozen:
         self.model.train(self.training)
         return False
 
-# %% ../nbs/30_interpret.ipynb #fca1363c
-def _level_matrix(ws, L):
-    "list of (B, i) per level i = 1..L -> (B, L, L) with NaN above the diagonal."
-    B = ws[0].shape[0]
-    m = np.full((B, L, L), np.nan, dtype=np.float32)
-    for i, w in enumerate(ws):
-        m[:, i, : w.shape[1]] = w.cpu().numpy()
-    return m
+# %% ../nbs/30_interpret.ipynb #dad12ead
+def _check_methods(eeg_methods: Sequence[str], face_methods: Sequence[str]) -> None:
+    "A ValueError naming the choices if any method is unknown."
+    bad = [m for m in eeg_methods if m not in EEG_METHODS] + [m for m in face_methods if m not in FACE_METHODS]
+    if bad:
+        raise ValueError(f"unknown attribution method(s) {bad}; EEG: {EEG_METHODS}, face: {FACE_METHODS}")
 
+# %% ../nbs/30_interpret.ipynb #e5a3c679
+def _inputs(model, batch: dict) -> tuple:
+    "`(face, eeg)` of `batch` as `model` uses them (None for an input it does not use), after checking them."
+    mod = modality_of(model)
+    face, eeg = batch.get("face"), batch.get("eeg")
+    if mod in ("both", "face") and face is None:
+        raise ValueError(f"{type(model).__name__} needs faces: the batch has no 'face' (use a bimodal or face dataset)")
+    if mod in ("both", "eeg") and eeg is None:
+        raise ValueError(f"{type(model).__name__} needs EEG: the batch has no 'eeg'")
+    if face is not None and not face.is_floating_point():
+        raise ValueError("face must be float in [0, 1] (B, 5, 3, 64, 64); got an integer tensor")
+    return (face if mod in ("both", "face") else None), (eeg if mod in ("both", "eeg") else None)
 
-def _internals(model, face, eeg, notes):
-    "Level weights, gates, attention received, SE weights and fusion weights of an AIMSTF model."
+# %% ../nbs/30_interpret.ipynb #08c2817a
+def _predict(model, batch: dict, face, eeg, target, name: str) -> tuple:
+    """`(ex, tgt)`: an `Explanation` with the probabilities, predicted classes, labels and explained classes of
+    `batch` (no attributions yet), and the explained classes as a tensor."""
     with torch.no_grad():
-        out, it = model(face, eeg, return_internals=True)
-    L = len(it["level_weights"])
-    res = dict(level_weights=_level_matrix(it["level_weights"], L),
-               gate=torch.stack([g.flatten(1).mean(1) for g in it["gate"]], 1).cpu().numpy(),
-               fusion_weights=it["fusion_weights"].cpu().numpy(),
-               squeeze_excitation=torch.stack(it["se_weights"], 0).mean(0).cpu().numpy())
-    if model.config["attention_over"] == "electrodes":
-        # attention maps (B, 32 queries, 32 keys): what each electrode receives, averaged over queries and levels
-        res["attention"] = torch.stack([a.mean(1) for a in it["attention"]], 0).mean(0).cpu().numpy()
-    else:
-        notes.append("attention: the reference variant attends over the batch, not over electrodes; no per-electrode attention")
-    return res
+        raw = model(face, eeg).logits
+    prob = torch.stack([1 - raw, raw], 1) if raw.dim() == 1 else torch.softmax(raw, 1)
+    B = prob.shape[0]
+    pred = prob.argmax(1)
+    tgt = pred.clone() if target is None else torch.as_tensor(np.broadcast_to(np.asarray(target), (B,)).copy()).long()
+    label = batch["label"].long().cpu().numpy() if "label" in batch else np.full(B, -1)
+    ex = Explanation(prob.cpu().numpy(), pred.cpu().numpy(), label, tgt.cpu().numpy(),
+                     batch["index"].cpu().numpy() if "index" in batch else None, model=name or type(model).__name__)
+    return ex, tgt
 
-# %% ../nbs/30_interpret.ipynb #7f2a7df3
+# %% ../nbs/30_interpret.ipynb #77b8f5aa
+def _chunks(model, B: int, notes: list) -> list:
+    "Slices of a batch of `B` to attribute together: the whole batch, or one sample each for a batch-dependent model."
+    if not batch_dependent(model):
+        return [slice(0, B)]
+    notes.append("reference variant: attributed one sample at a time (its attention mixes the samples of a batch)")
+    return [slice(i, i + 1) for i in range(B)]
+
+
+def _per_chunk(fn, chunks: list) -> torch.Tensor:
+    "`fn(s)` for every slice `s` in `chunks`, concatenated along the batch."
+    return torch.cat([fn(s) for s in chunks], 0)
+
+
+def _part(x, s):
+    "`x[s]`, or None without `x`."
+    return None if x is None else x[s]
+
+# %% ../nbs/30_interpret.ipynb #45f77568
+def _integrated_gradients(fwd, x, other, tgt, chunks: list, ig_steps: int) -> torch.Tensor:
+    "Integrated Gradients of `fwd(x, other)` with respect to `x`, from a zero baseline, chunk by chunk (detached)."
+    from captum.attr import IntegratedGradients
+    ig = IntegratedGradients(fwd)
+    a = _per_chunk(lambda s: ig.attribute(x[s], baselines=torch.zeros_like(x[s]), target=tgt[s],
+                                          additional_forward_args=(_part(other, s),), n_steps=ig_steps), chunks)
+    return a.detach()
+
+# %% ../nbs/30_interpret.ipynb #788a372c
+def _eeg_attributions(ex: Explanation, model, face, eeg, tgt, chunks: list, methods: Sequence[str], ig_steps: int):
+    "Integrated Gradients and Saliency on the EEG (the faces held fixed), into `ex`."
+    from captum.attr import Saliency
+    fwd = lambda e, f: _logits(model(f, e))
+    if "integrated_gradients" in methods:
+        a = _integrated_gradients(fwd, eeg, face, tgt, chunks, ig_steps)
+        ex.eeg_attribution = a.cpu().numpy()
+        ex.eeg_importance["integrated_gradients"] = a.abs().sum(-1).cpu().numpy()
+    if "saliency" in methods:
+        sal = Saliency(fwd)
+        a = _per_chunk(lambda s: sal.attribute(eeg[s], target=tgt[s], additional_forward_args=(_part(face, s),), abs=True),
+                       chunks)
+        ex.eeg_importance["saliency"] = a.detach().sum(-1).cpu().numpy()
+
+# %% ../nbs/30_interpret.ipynb #8e208be1
 def face_layer(model) -> Optional[nn.Module]:
     "The last convolution of a model's face CNN (for Grad-CAM), or None if it has no face branch."
     enc = getattr(model, "face", None) if not hasattr(model, "encoder") else getattr(model, "encoder")
@@ -125,107 +181,117 @@ def face_layer(model) -> Optional[nn.Module]:
     convs = [m for m in cnn.modules() if isinstance(m, nn.Conv2d)]
     return convs[-1] if convs else None
 
+# %% ../nbs/30_interpret.ipynb #86ae1268
+def _gradcam(model, fwd, face, eeg, tgt, chunks: list, notes: list) -> Optional[np.ndarray]:
+    "Grad-CAM of the face CNN's last convolution, upsampled to the frames (B, T, S, S); None (and a note) without one."
+    from captum.attr import LayerAttribution, LayerGradCam
+    layer = face_layer(model)
+    if layer is None:
+        notes.append(f"gradcam: {type(model).__name__} has no face CNN to attribute")
+        return None
+    gc = LayerGradCam(fwd, layer)
+    T, S = face.shape[1], face.shape[-1]
 
+    def one(s):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # captum warns that the layer's batch is B*T
+            m = gc.attribute(face[s], target=tgt[s], additional_forward_args=(_part(eeg, s),), relu_attributions=True)
+        m = LayerAttribution.interpolate(m, (S, S), interpolate_mode="bilinear")
+        return m.reshape(-1, T, S, S)
+    return _per_chunk(one, chunks).detach().cpu().numpy()
+
+# %% ../nbs/30_interpret.ipynb #c5efde95
+def _face_attributions(ex: Explanation, model, face, eeg, tgt, chunks: list, methods: Sequence[str], ig_steps: int,
+                       window: int, stride: int):
+    "Integrated Gradients, Occlusion (`window` x `window` patches every `stride` pixels) and Grad-CAM on the faces, into `ex`."
+    from captum.attr import Occlusion
+    fwd = lambda f, e: _logits(model(f, e))
+    if "integrated_gradients" in methods:
+        a = _integrated_gradients(fwd, face, eeg, tgt, chunks, ig_steps)
+        ex.face_attribution["integrated_gradients"] = a.abs().sum(2).cpu().numpy()
+    if "occlusion" in methods:
+        occ = Occlusion(fwd)
+        a = _per_chunk(lambda s: occ.attribute(face[s], sliding_window_shapes=(1, 3, window, window),
+                                               strides=(1, 3, stride, stride), baselines=0.0, target=tgt[s],
+                                               additional_forward_args=(_part(eeg, s),), perturbations_per_eval=16),
+                       chunks)
+        ex.face_attribution["occlusion"] = a.detach().abs().sum(2).cpu().numpy()
+    if "gradcam" in methods:
+        cam = _gradcam(model, fwd, face, eeg, tgt, chunks, ex.notes)
+        if cam is not None:
+            ex.face_attribution["gradcam"] = cam
+
+# %% ../nbs/30_interpret.ipynb #328c20a9
+def _level_matrix(ws, L):
+    "list of (B, i) per level i = 1..L -> (B, L, L) with NaN above the diagonal."
+    B = ws[0].shape[0]
+    m = np.full((B, L, L), np.nan, dtype=np.float32)
+    for i, w in enumerate(ws):
+        m[:, i, : w.shape[1]] = w.cpu().numpy()
+    return m
+
+# %% ../nbs/30_interpret.ipynb #cb69687c
+def _internals(model, face, eeg, notes):
+    "Level weights, gates, attention received, SE weights and fusion weights of a model that has internals (AIMSTF)."
+    with torch.no_grad():
+        _, it = model(face, eeg, return_internals=True)
+    L = len(it["level_weights"])
+    res = dict(level_weights=_level_matrix(it["level_weights"], L),
+               gate=torch.stack([g.flatten(1).mean(1) for g in it["gate"]], 1).cpu().numpy(),
+               fusion_weights=it["fusion_weights"].cpu().numpy(),
+               squeeze_excitation=torch.stack(it["se_weights"], 0).mean(0).cpu().numpy())
+    if not batch_dependent(model):
+        # attention maps (B, 32 queries, 32 keys): what each electrode receives, averaged over queries and levels
+        res["attention"] = torch.stack([a.mean(1) for a in it["attention"]], 0).mean(0).cpu().numpy()
+    else:
+        notes.append("attention: the reference variant attends over the batch, not over electrodes; no per-electrode attention")
+    return res
+
+# %% ../nbs/30_interpret.ipynb #896eb7a9
+def _add_internals(ex: Explanation, model, face, eeg, chunks: list, eeg_methods: Sequence[str]):
+    "The level weights, gates and fusion weights (and the attention and SE weights asked for) into `ex`, or a note."
+    if has_internals(model) and eeg is not None and face is not None:
+        its = [_internals(model, face[s], eeg[s], ex.notes if k == 0 else []) for k, s in enumerate(chunks)]
+        cat = lambda k: np.concatenate([d[k] for d in its], 0)
+        ex.level_weights, ex.gate, ex.fusion_weights = cat("level_weights"), cat("gate"), cat("fusion_weights")
+        wanted = [m for m in ("attention", "squeeze_excitation") if m in eeg_methods and m in its[0]]
+        for m in wanted:
+            ex.eeg_importance[m] = cat(m)
+    elif eeg is not None and any(m in eeg_methods for m in ("attention", "squeeze_excitation")):
+        ex.notes.append(f"attention, squeeze_excitation, levels and fusion weights: only AIMSTF has them, not {type(model).__name__}")
+    if eeg is None:
+        ex.notes.append(f"EEG: {type(model).__name__} does not use the EEG")
+    if face is None:
+        ex.notes.append(f"face: {type(model).__name__} does not use the faces")
+
+# %% ../nbs/30_interpret.ipynb #a6949d28
 def explain(model, batch: dict, target=None, eeg_methods: Sequence[str] = EEG_METHODS,
             face_methods: Sequence[str] = FACE_METHODS, ig_steps: int = 32, occlusion_window: int = 16,
             occlusion_stride: int = 8, name: str = "") -> Explanation:
     """Attributions and internal weights of `model` for `batch` (dict of tensors: face, eeg, optional label, index).
     `target`: class to explain (int or (B,) array); default the predicted class. See the table above."""
-    from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, Occlusion, Saliency
-    bad = [m for m in eeg_methods if m not in EEG_METHODS] + [m for m in face_methods if m not in FACE_METHODS]
-    if bad:
-        raise ValueError(f"unknown attribution method(s) {bad}; EEG: {EEG_METHODS}, face: {FACE_METHODS}")
-    mod = _modality(model)
-    face, eeg = batch.get("face"), batch.get("eeg")
-    if mod in ("both", "face") and face is None:
-        raise ValueError(f"{type(model).__name__} needs faces: the batch has no 'face' (use a bimodal or face dataset)")
-    if mod in ("both", "eeg") and eeg is None:
-        raise ValueError(f"{type(model).__name__} needs EEG: the batch has no 'eeg'")
-    if face is not None and not face.is_floating_point():
-        raise ValueError("face must be float in [0, 1] (B, 5, 3, 64, 64); got an integer tensor")
-    face = face if mod in ("both", "face") else None
-    eeg = eeg if mod in ("both", "eeg") else None
-    notes = []
-    per_sample = isinstance(model, AIMSTF) and model.config["attention_over"] == "batch"
+    _check_methods(eeg_methods, face_methods)
+    face, eeg = _inputs(model, batch)
     with _Frozen(model):
-        with torch.no_grad():
-            raw = model(face, eeg).logits
-        prob = torch.stack([1 - raw, raw], 1) if raw.dim() == 1 else torch.softmax(raw, 1)
-        B = prob.shape[0]
-        pred = prob.argmax(1)
-        tgt = pred.clone() if target is None else torch.as_tensor(np.broadcast_to(np.asarray(target), (B,)).copy()).long()
-        label = batch["label"].long().cpu().numpy() if "label" in batch else np.full(B, -1)
-        ex = Explanation(prob.cpu().numpy(), pred.cpu().numpy(), label, tgt.cpu().numpy(),
-                         batch["index"].cpu().numpy() if "index" in batch else None, model=name or type(model).__name__,
-                         notes=notes)
-        chunks = [slice(i, i + 1) for i in range(B)] if per_sample else [slice(0, B)]
-        if per_sample:
-            notes.append("reference variant: attributed one sample at a time (its attention mixes the samples of a batch)")
-
-        def run_chunks(fn):
-            return torch.cat([fn(s) for s in chunks], 0)
-
+        ex, tgt = _predict(model, batch, face, eeg, target, name)
+        chunks = _chunks(model, len(ex), ex.notes)
         if eeg is not None:
-            fwd_eeg = lambda e, f: _logits(model(f, e))
-            f_or_none = lambda s: None if face is None else face[s]
-            if "integrated_gradients" in eeg_methods:
-                ig = IntegratedGradients(fwd_eeg)
-                a = run_chunks(lambda s: ig.attribute(eeg[s], baselines=torch.zeros_like(eeg[s]), target=tgt[s],
-                                                      additional_forward_args=(f_or_none(s),), n_steps=ig_steps))
-                ex.eeg_attribution = a.detach().cpu().numpy()
-                ex.eeg_importance["integrated_gradients"] = a.detach().abs().sum(-1).cpu().numpy()
-            if "saliency" in eeg_methods:
-                sal = Saliency(fwd_eeg)
-                a = run_chunks(lambda s: sal.attribute(eeg[s], target=tgt[s], additional_forward_args=(f_or_none(s),), abs=True))
-                ex.eeg_importance["saliency"] = a.detach().sum(-1).cpu().numpy()
+            _eeg_attributions(ex, model, face, eeg, tgt, chunks, eeg_methods, ig_steps)
         if face is not None:
-            fwd_face = lambda f, e: _logits(model(f, e))
-            e_or_none = lambda s: None if eeg is None else eeg[s]
-            if "integrated_gradients" in face_methods:
-                ig = IntegratedGradients(fwd_face)
-                a = run_chunks(lambda s: ig.attribute(face[s], baselines=torch.zeros_like(face[s]), target=tgt[s],
-                                                      additional_forward_args=(e_or_none(s),), n_steps=ig_steps))
-                ex.face_attribution["integrated_gradients"] = a.detach().abs().sum(2).cpu().numpy()
-            if "occlusion" in face_methods:
-                occ = Occlusion(fwd_face)
-                w, st = occlusion_window, occlusion_stride
-                a = run_chunks(lambda s: occ.attribute(face[s], sliding_window_shapes=(1, 3, w, w), strides=(1, 3, st, st),
-                                                       baselines=0.0, target=tgt[s], additional_forward_args=(e_or_none(s),),
-                                                       perturbations_per_eval=16))
-                ex.face_attribution["occlusion"] = a.detach().abs().sum(2).cpu().numpy()
-            if "gradcam" in face_methods:
-                layer = face_layer(model)
-                if layer is None:
-                    notes.append(f"gradcam: {type(model).__name__} has no face CNN to attribute")
-                else:
-                    gc = LayerGradCam(fwd_face, layer)
-                    T, S = face.shape[1], face.shape[-1]
-                    def one(s):
-                        with warnings.catch_warnings():
-                            warnings.simplefilter("ignore")  # captum warns that the layer's batch is B*T
-                            m = gc.attribute(face[s], target=tgt[s], additional_forward_args=(e_or_none(s),), relu_attributions=True)
-                        m = LayerAttribution.interpolate(m, (S, S), interpolate_mode="bilinear")
-                        return m.reshape(-1, T, S, S)
-                    ex.face_attribution["gradcam"] = run_chunks(one).detach().cpu().numpy()
-        if isinstance(model, AIMSTF) and eeg is not None and face is not None:
-            its = [_internals(model, face[s], eeg[s], notes if k == 0 else []) for k, s in enumerate(chunks)]
-            cat = lambda k: np.concatenate([d[k] for d in its], 0)
-            ex.level_weights, ex.gate, ex.fusion_weights = cat("level_weights"), cat("gate"), cat("fusion_weights")
-            wanted = [m for m in ("attention", "squeeze_excitation") if m in eeg_methods and m in its[0]]
-            for m in wanted:
-                ex.eeg_importance[m] = cat(m)
-        elif eeg is not None and any(m in eeg_methods for m in ("attention", "squeeze_excitation")):
-            notes.append(f"attention, squeeze_excitation, levels and fusion weights: only AIMSTF has them, not {type(model).__name__}")
-        if eeg is None:
-            notes.append(f"EEG: {type(model).__name__} does not use the EEG")
-        if face is None:
-            notes.append(f"face: {type(model).__name__} does not use the faces")
+            _face_attributions(ex, model, face, eeg, tgt, chunks, face_methods, ig_steps, occlusion_window,
+                               occlusion_stride)
+        _add_internals(ex, model, face, eeg, chunks, eeg_methods)
     return ex
 
 # %% ../nbs/30_interpret.ipynb #c866d62e
 CLASS_NAMES = ("low", "high")
 
 
+def _groups(ex: Explanation) -> np.ndarray:
+    "The class of each sample: its label when the batch had labels, its prediction otherwise."
+    return ex.label if (ex.label >= 0).all() else ex.pred
+
+# %% ../nbs/30_interpret.ipynb #9311ac83
 def eeg_info(channels: Sequence[str] = DEAP_EEG_CHANNELS):
     "An MNE `Info` for `channels` with the biosemi32 montage (positions for topomaps)."
     import mne
@@ -235,7 +301,7 @@ def eeg_info(channels: Sequence[str] = DEAP_EEG_CHANNELS):
         info.set_montage("biosemi32")
     return info
 
-
+# %% ../nbs/30_interpret.ipynb #9bd72255
 def save_figure(fig, path) -> list:
     "Write `fig` as PATH.png (300 dpi) and PATH.pdf; returns the two paths."
     path = Path(path)
@@ -245,11 +311,7 @@ def save_figure(fig, path) -> list:
     fig.savefig(out[1], bbox_inches="tight")
     return out
 
-
-def _groups(ex: Explanation) -> np.ndarray:
-    return ex.label if (ex.label >= 0).all() else ex.pred
-
-
+# %% ../nbs/30_interpret.ipynb #742274a6
 def topomap(values, ax, vlim=None, cmap="Reds", info=None, names: bool = False):
     "Draw one (32,) vector as a topomap on `ax`; returns the image (for a colour bar)."
     import mne
@@ -258,22 +320,35 @@ def topomap(values, ax, vlim=None, cmap="Reds", info=None, names: bool = False):
                                  contours=0, sensors=True, names=list(info.ch_names) if names else None)
     return im
 
-
-def plot_eeg_importance(ex: Explanation, method: str = "integrated_gradients", sample: int = 0, title: str = ""):
-    "Topomaps of per-electrode importance: sample `sample`, each class's average (shared scale), class difference."
-    import matplotlib.pyplot as plt
-    if method not in ex.eeg_importance:
-        raise ValueError(f"no EEG importance {method!r} in this explanation (it has {sorted(ex.eeg_importance)}); "
-                         f"notes: {ex.notes}")
-    imp = ex.eeg_importance[method]
+# %% ../nbs/30_interpret.ipynb #e4258287
+def _importance_panels(ex: Explanation, imp: np.ndarray, sample: int) -> tuple:
+    "`(panels, means)`: (title, values) of sample `sample` and of each class's mean; the class means by class."
     g = _groups(ex)
-    info = eeg_info(ex.channels)
     panels = [(f"sample {sample} (class {CLASS_NAMES[g[sample]]}, predicted {CLASS_NAMES[ex.pred[sample]]})", imp[sample])]
     means = {}
     for c in (0, 1):
         if (g == c).any():
             means[c] = imp[g == c].mean(0)
             panels.append((f"class {CLASS_NAMES[c]}: mean of {(g == c).sum()}", means[c]))
+    return panels, means
+
+# %% ../nbs/30_interpret.ipynb #b2348832
+def _difference_map(fig, ax, diff: np.ndarray, info):
+    "The class difference (high - low) on `ax`, on a symmetric diverging scale with its own colour bar."
+    lim = float(np.abs(diff).max()) or 1.0
+    im = topomap(diff, ax, vlim=(-lim, lim), cmap="RdBu_r", info=info)
+    ax.set_title("difference (high - low)", fontsize=8)
+    fig.colorbar(im, ax=ax, shrink=0.7)
+
+# %% ../nbs/30_interpret.ipynb #f123bcc3
+def plot_eeg_importance(ex: Explanation, method: str = "integrated_gradients", sample: int = 0, title: str = ""):
+    "Topomaps of per-electrode importance: sample `sample`, each class's average (shared scale), class difference."
+    import matplotlib.pyplot as plt
+    if method not in ex.eeg_importance:
+        raise ValueError(f"no EEG importance {method!r} in this explanation (it has {sorted(ex.eeg_importance)}); "
+                         f"notes: {ex.notes}")
+    info = eeg_info(ex.channels)
+    panels, means = _importance_panels(ex, ex.eeg_importance[method], sample)
     vmax = max(float(np.max(v)) for _, v in panels) or 1.0
     n = len(panels) + (1 if len(means) == 2 else 0)
     fig, axes = plt.subplots(1, n, figsize=(2.6 * n + 0.8, 2.9))
@@ -283,28 +358,17 @@ def plot_eeg_importance(ex: Explanation, method: str = "integrated_gradients", s
         ax.set_title(t, fontsize=8)
     fig.colorbar(im, ax=list(axes[: len(panels)]), shrink=0.7, label=f"{method.replace('_', ' ')}")
     if len(means) == 2:
-        d = means[1] - means[0]
-        lim = float(np.abs(d).max()) or 1.0
-        im2 = topomap(d, axes[-1], vlim=(-lim, lim), cmap="RdBu_r", info=info)
-        axes[-1].set_title("difference (high - low)", fontsize=8)
-        fig.colorbar(im2, ax=axes[-1], shrink=0.7)
+        _difference_map(fig, axes[-1], means[1] - means[0], info)
     fig.suptitle(title or f"{ex.model}: EEG importance ({method.replace('_', ' ')})", fontsize=9)
     return fig
 
 # %% ../nbs/30_interpret.ipynb #a7710773
-def plot_levels(ex: Explanation, title: str = ""):
-    "Heatmaps of the level weights w_ij per class (shared scale) and of the gate activation per level and class."
-    import matplotlib.pyplot as plt
+def _level_heatmaps(axes, ex: Explanation, g: np.ndarray, classes: list):
+    "One heatmap of the mean level weights per class, on one shared colour scale (a colour bar on the last)."
     import seaborn as sns
-    if ex.level_weights is None:
-        raise ValueError(f"{ex.model} has no multi-level weights (only AIMSTF models do); notes: {ex.notes}")
-    g = _groups(ex)
-    classes = [c for c in (0, 1) if (g == c).any()]
     L = ex.level_weights.shape[1]
     mats = {c: np.nanmean(ex.level_weights[g == c], 0) for c in classes}
     vmax = max(float(np.nanmax(m)) for m in mats.values())
-    fig, axes = plt.subplots(1, len(classes) + 1, figsize=(3.3 * len(classes) + 2.6, 3.0),
-                             gridspec_kw=dict(width_ratios=[1] * len(classes) + [0.6]))
     for ax, c in zip(axes, classes):
         sns.heatmap(mats[c], ax=ax, vmin=0, vmax=vmax, cmap="viridis", annot=L <= 6, fmt=".2f", annot_kws=dict(size=6),
                     xticklabels=[f"P{j}" for j in range(L)], yticklabels=[f"level {i + 1}" for i in range(L)],
@@ -312,17 +376,36 @@ def plot_levels(ex: Explanation, title: str = ""):
         ax.set_title(f"class {CLASS_NAMES[c]} ({(g == c).sum()} samples)", fontsize=8)
         ax.set_xlabel("earlier level j", fontsize=8)
         ax.tick_params(labelsize=7)
+
+# %% ../nbs/30_interpret.ipynb #9cb49a46
+def _gate_heatmap(ax, ex: Explanation, g: np.ndarray, classes: list):
+    "The mean gate activation of each level (rows) per class (columns)."
+    import seaborn as sns
+    L = ex.level_weights.shape[1]
     gates = np.stack([ex.gate[g == c].mean(0) for c in classes], 1)
-    sns.heatmap(gates, ax=axes[-1], cmap="magma", annot=True, fmt=".2f", annot_kws=dict(size=6),
+    sns.heatmap(gates, ax=ax, cmap="magma", annot=True, fmt=".2f", annot_kws=dict(size=6),
                 xticklabels=[CLASS_NAMES[c] for c in classes], yticklabels=[f"level {i + 1}" for i in range(L)],
                 cbar_kws=dict(label="mean gate"))
-    axes[-1].set_title("gate activation", fontsize=8)
-    axes[-1].tick_params(labelsize=7)
+    ax.set_title("gate activation", fontsize=8)
+    ax.tick_params(labelsize=7)
+
+# %% ../nbs/30_interpret.ipynb #b1303664
+def plot_levels(ex: Explanation, title: str = ""):
+    "Heatmaps of the level weights w_ij per class (shared scale) and of the gate activation per level and class."
+    import matplotlib.pyplot as plt
+    if ex.level_weights is None:
+        raise ValueError(f"{ex.model} has no multi-level weights (only AIMSTF models do); notes: {ex.notes}")
+    g = _groups(ex)
+    classes = [c for c in (0, 1) if (g == c).any()]
+    fig, axes = plt.subplots(1, len(classes) + 1, figsize=(3.3 * len(classes) + 2.6, 3.0),
+                             gridspec_kw=dict(width_ratios=[1] * len(classes) + [0.6]))
+    _level_heatmaps(axes, ex, g, classes)
+    _gate_heatmap(axes[-1], ex, g, classes)
     fig.suptitle(title or f"{ex.model}: multi-level integration", fontsize=9)
     fig.tight_layout()
     return fig
 
-
+# %% ../nbs/30_interpret.ipynb #c95c577c
 def plot_fusion_weights(ex: Explanation, title: str = ""):
     "Distributions (violins) of the EEG-specific, face-specific and shared fusion weights, per class."
     import matplotlib.pyplot as plt
@@ -344,13 +427,24 @@ def plot_fusion_weights(ex: Explanation, title: str = ""):
 
 # %% ../nbs/30_interpret.ipynb #fad13c78
 def _frames(faces, sample):
+    "The frames of `sample` as (T, S, S, 3) floats in [0, 1], from a face tensor or a cache's uint8 crops."
     f = faces[sample]
     f = f.detach().cpu().numpy() if torch.is_tensor(f) else np.asarray(f)
     if f.shape[-1] != 3:  # (5, 3, S, S) -> (5, S, S, 3)
         f = f.transpose(0, 2, 3, 1)
     return f.astype(np.float32) / 255 if f.dtype == np.uint8 or f.max() > 1.5 else f
 
+# %% ../nbs/30_interpret.ipynb #e5fc7ca6
+def _overlay_row(fig, axes, frames: np.ndarray, a: np.ndarray, method: str):
+    "One method's map `a` (T, S, S) over the grey frames on `axes`, one scale for the row, with its colour bar."
+    vmax = float(a.max()) or 1.0
+    for t in range(frames.shape[0]):
+        axes[t].imshow(frames[t].mean(-1), cmap="gray", vmin=0, vmax=1)
+        im = axes[t].imshow(a[t], cmap="inferno", alpha=0.6, vmin=0, vmax=vmax)
+    axes[0].set_ylabel(method.replace("_", "\n"), fontsize=7)
+    fig.colorbar(im, ax=list(axes), shrink=0.8, pad=0.01)
 
+# %% ../nbs/30_interpret.ipynb #370fec48
 def plot_face_attribution(ex: Explanation, faces, sample: int = 0, methods: Optional[Sequence[str]] = None, title: str = ""):
     "The 5 frames of `sample` and each face attribution overlaid (rows: frames, then one row per method)."
     import matplotlib.pyplot as plt
@@ -363,13 +457,7 @@ def plot_face_attribution(ex: Explanation, faces, sample: int = 0, methods: Opti
     for t in range(T):
         axes[0, t].imshow(fr[t]); axes[0, t].set_title(f"frame {t + 1}", fontsize=7)
     for r, m in enumerate(methods, start=1):
-        a = ex.face_attribution[m][sample]
-        vmax = float(a.max()) or 1.0
-        for t in range(T):
-            axes[r, t].imshow(fr[t].mean(-1), cmap="gray", vmin=0, vmax=1)
-            im = axes[r, t].imshow(a[t], cmap="inferno", alpha=0.6, vmin=0, vmax=vmax)
-        axes[r, 0].set_ylabel(m.replace("_", "\n"), fontsize=7)
-        fig.colorbar(im, ax=list(axes[r]), shrink=0.8, pad=0.01)
+        _overlay_row(fig, axes[r], fr, ex.face_attribution[m][sample], m)
     for ax in axes.flat:
         ax.set_xticks([]); ax.set_yticks([])
     g = _groups(ex)
@@ -377,7 +465,7 @@ def plot_face_attribution(ex: Explanation, faces, sample: int = 0, methods: Opti
                  f"{CLASS_NAMES[ex.pred[sample]]} (p = {ex.prob[sample, ex.pred[sample]]:.2f})", fontsize=8)
     return fig
 
-
+# %% ../nbs/30_interpret.ipynb #1511e0db
 def lower_half_share(attribution: np.ndarray) -> np.ndarray:
     "Share of each sample's face attribution mass (B, T, S, S) in the lower half of the crop, (B,)."
     a = np.abs(attribution)
@@ -396,100 +484,105 @@ class Fold:
     cache: object
     spec: dict
 
+# %% ../nbs/30_interpret.ipynb #b5300524
+def _fold_of(run: Run, cache, index: int, model: str, target: str) -> Fold:
+    "The fold of `run` (`model` and `target` checked) whose test set holds sample `index` of `cache`, the run's cache."
+    if not 0 <= index < len(cache):
+        raise IndexError(f"sample {index} is outside the cache ({len(cache)} samples)")
+    split = run.split_for(index)
+    m = run.load_model(model, target, split.name)
+    return Fold(m, model, target, split, run.checkpoint(model, target, split.name), cache, run.spec)
 
+# %% ../nbs/30_interpret.ipynb #d2beef6e
 def load_fold(run, index: int, model: Optional[str] = None, target: Optional[str] = None) -> Fold:
     """The model of run folder `run` (`model`, `target`: default the run's first) trained on the fold whose
     test set holds cache sample `index`, with its selected (best-on-validation) weights, in eval mode."""
-    import json
-    from aimstf_kit.datasets import make_splits, open_cache
-    from aimstf_kit.experiments import _task_dir
-    from aimstf_kit.models.baselines import build_model
-    run = Path(run)
-    rj = run / "run.json"
-    if not rj.exists():
-        raise FileNotFoundError(f"{rj}: not a run folder (made by `aimstf cv` or run_cv)")
-    spec = json.loads(rj.read_text())["spec"]
-    model, target = model or spec["models"][0], target or spec["targets"][0]
-    if model not in spec["models"] or target not in spec["targets"]:
-        raise ValueError(f"{run}: the run has models {spec['models']} and targets {spec['targets']}, not {model!r}/{target!r}")
-    cache = open_cache(spec["cache"], subjects=spec["subjects"])
-    if not 0 <= index < len(cache):
-        raise IndexError(f"sample {index} is outside the cache ({len(cache)} samples)")
-    splits = make_splits(spec["protocol"], cache.subject, cache.trial, n_folds=spec["n_folds"],
-                         val_fraction=spec["val_fraction"], seed=spec["train"]["seed"])
-    split = next((s for s in splits if index in set(s.test.tolist())), None)
-    if split is None:
-        raise ValueError(f"sample {index} is in no test set of {run}")
-    ckpt = _task_dir(run, model, target, split.name) / "checkpoint.pt"
-    if not ckpt.exists():
-        raise FileNotFoundError(f"{ckpt}: this fold has not been trained yet (resume the run first)")
-    state = torch.load(ckpt, map_location="cpu", weights_only=False)
-    m = build_model(model, **spec.get("model_kwargs", {}).get(model, {}))
-    m.load_state_dict(state["best"]["state"])
-    return Fold(m.eval(), model, target, split, ckpt, cache, spec)
+    run = Run(run)
+    model, target = run.check_task(model, target)
+    return _fold_of(run, run.open_cache(), index, model, target)
 
-
-def sample_index(cache, subject: int, segment: int, trial: Optional[int] = None) -> int:
-    """Cache index of subject `subject`'s sample `segment`: its `segment`-th sample in cache order (0-based), or,
-    with `trial`, the sample at second `segment` of that trial."""
-    own = np.flatnonzero(cache.subject == subject)
-    if len(own) == 0:
-        raise ValueError(f"subject {subject} is not in the cache (it has {sorted(set(cache.subject.tolist()))})")
-    if trial is None:
-        if not 0 <= segment < len(own):
-            raise ValueError(f"subject {subject} has {len(own)} samples; segment must be in 0..{len(own) - 1}, got {segment}")
-        return int(own[segment])
-    hit = own[(cache.trial[own] == trial) & (cache.segment[own] == segment)]
-    if len(hit) == 0:
-        raise ValueError(f"no sample of subject {subject}, trial {trial}, second {segment} in the cache")
-    return int(hit[0])
-
-
+# %% ../nbs/30_interpret.ipynb #3b94509a
 def _batch(cache, idx, target, modality, threshold=5.0, rule=">="):
+    "Samples `idx` of `cache` as one batch (those without faces left out unless `modality` is 'eeg'), and the dataset."
     from aimstf_kit.datasets import EmotionDataset
     ds = EmotionDataset(cache, idx, modality=modality, target=target, threshold=threshold, rule=rule)
     return ds.__getitems__(list(range(len(ds)))), ds
 
-
-def explain_sample(fold: Fold, index: int, out, max_class_samples: int = 256, ig_steps: int = 32) -> dict:
-    """Write the figures and numbers explaining cache sample `index` with `fold` (see `load_fold`) into `out`."""
-    import json
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    tr = fold.spec["train"]
-    mod = getattr(fold.model, "modality", "both")
-    one, ds1 = _batch(fold.cache, [index], fold.target, mod, tr["threshold"], tr["rule"])
-    if len(ds1) == 0:
-        raise ValueError(f"sample {index} has no face crops; {fold.name} needs them")
-    ex1 = explain(fold.model, one, eeg_methods=[], ig_steps=ig_steps, name=fold.name)  # faces; its EEG is in `exm`
+# %% ../nbs/30_interpret.ipynb #4de2b998
+def _class_samples(fold: Fold, index: int, max_class_samples: int) -> np.ndarray:
+    "The fold's test samples (a seeded draw of `max_class_samples` if it has more) and `index`, sorted."
     test_idx = np.asarray(fold.split.test)
     rng = np.random.default_rng(0)
     others = test_idx if len(test_idx) <= max_class_samples else np.sort(rng.choice(test_idx, max_class_samples, replace=False))
-    others = np.union1d(others, [index])
-    many, _ = _batch(fold.cache, others, fold.target, mod, tr["threshold"], tr["rule"])
-    exm = explain(fold.model, many, face_methods=[], ig_steps=ig_steps, name=fold.name)
-    pos = int(np.flatnonzero(exm.index == index)[0])
-    written = []
+    return np.union1d(others, [index])
+
+# %% ../nbs/30_interpret.ipynb #aebe8010
+def _sample_figures(exm: Explanation, ex1: Explanation, faces, pos: int, out: Path) -> list:
+    "Save the EEG topomaps (sample `pos` of `exm`), levels, fusion weights and faces (of `ex1`) in `out`; the paths."
     import matplotlib.pyplot as plt
+    written = []
     for m in exm.eeg_importance:
         written += save_figure(plot_eeg_importance(exm, m, sample=pos), out / f"eeg_{m}")
     if exm.level_weights is not None:
         written += save_figure(plot_levels(exm), out / "levels")
         written += save_figure(plot_fusion_weights(exm), out / "fusion_weights")
     if ex1.face_attribution:
-        written += save_figure(plot_face_attribution(ex1, one["face"], 0), out / "face")
+        written += save_figure(plot_face_attribution(ex1, faces, 0), out / "face")
     plt.close("all")
+    return written
+
+# %% ../nbs/30_interpret.ipynb #ece86be6
+def _save_arrays(exm: Explanation, ex1: Explanation, path: Path) -> None:
+    "The EEG importances and internal weights of `exm` and the face attributions of `ex1` as one .npz."
     arrays = {f"eeg_{k}": v for k, v in exm.eeg_importance.items()}
     arrays.update({f"face_{k}": v for k, v in ex1.face_attribution.items()})
     for k in ("level_weights", "gate", "fusion_weights", "prob", "pred", "label", "index"):
         if getattr(exm, k) is not None:
             arrays[k] = getattr(exm, k)
-    np.savez_compressed(out / "explanation.npz", **arrays)
+    np.savez_compressed(path, **arrays)
+
+# %% ../nbs/30_interpret.ipynb #e31cb311
+def _sample_info(fold: Fold, index: int, ex1: Explanation, exm: Explanation, files: list) -> dict:
+    "What `explain_sample` reports (and writes as explanation.json) about sample `index`."
     c = fold.cache
-    info = dict(run_fold=fold.split.name, checkpoint=str(fold.checkpoint), model=fold.name, target=fold.target,
+    return dict(run_fold=fold.split.name, checkpoint=str(fold.checkpoint), model=fold.name, target=fold.target,
                 index=int(index), subject=int(c.subject[index]), trial=int(c.trial[index]), second=int(c.segment[index]),
                 label=int(ex1.label[0]), predicted=int(ex1.pred[0]), probabilities=ex1.prob[0].round(4).tolist(),
                 class_average_samples=int(len(exm)), notes=exm.notes + [n for n in ex1.notes if n not in exm.notes],
-                files=[str(p) for p in written] + [str(out / "explanation.npz")])
+                files=files)
+
+# %% ../nbs/30_interpret.ipynb #d1c6084e
+def explain_sample(fold: Fold, index: int, out, max_class_samples: int = 256, ig_steps: int = 32) -> dict:
+    """Write the figures and numbers explaining cache sample `index` with `fold` (see `load_fold`) into `out`."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tr = fold.spec["train"]
+    mod = modality_of(fold.model)
+    one, ds1 = _batch(fold.cache, [index], fold.target, mod, tr["threshold"], tr["rule"])
+    if len(ds1) == 0:
+        raise ValueError(f"sample {index} has no face crops; {fold.name} needs them")
+    ex1 = explain(fold.model, one, eeg_methods=[], ig_steps=ig_steps, name=fold.name)  # faces; its EEG is in `exm`
+    others = _class_samples(fold, index, max_class_samples)
+    many, _ = _batch(fold.cache, others, fold.target, mod, tr["threshold"], tr["rule"])
+    exm = explain(fold.model, many, face_methods=[], ig_steps=ig_steps, name=fold.name)
+    pos = int(np.flatnonzero(exm.index == index)[0])
+    written = _sample_figures(exm, ex1, one.get("face"), pos, out)
+    _save_arrays(exm, ex1, out / "explanation.npz")
+    info = _sample_info(fold, index, ex1, exm, [str(p) for p in written] + [str(out / "explanation.npz")])
     (out / "explanation.json").write_text(json.dumps(info, indent=1))
     return info
+
+# %% ../nbs/30_interpret.ipynb #0c594c3c
+def explain_run(run, subject: int, segment: int, out, trial: Optional[int] = None, model: Optional[str] = None,
+                target: Optional[str] = None, ig_steps: int = 32) -> dict:
+    """Explain subject `subject`'s sample `segment` (with `trial`: second `segment` of that trial) with the fold
+    model of run folder `run` that held it out (`model`, `target`: default the run's first), writing into `out`
+    what `explain_sample` writes; returns its dict plus `fold_name` (the model), `split` (the split's name) and
+    `target`. A request refused for its run, subject, segment, model or target writes nothing."""
+    run = Run(run)
+    cache = run.open_cache()
+    index = sample_index(cache, subject, segment, trial)
+    model, target = run.check_task(model, target)
+    fold = _fold_of(run, cache, index, model, target)
+    info = explain_sample(fold, index, out, ig_steps=ig_steps)
+    return dict(info, fold_name=fold.name, split=fold.split.name, target=fold.target)

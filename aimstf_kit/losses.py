@@ -26,7 +26,7 @@ def cmd_reference(x: torch.Tensor, y: torch.Tensor, orders=(1, 2)) -> torch.Tens
         return (z - z.mean()).pow(k).mean()
     return sum((m(x, k) - m(y, k)).abs() for k in orders)
 
-
+# %% ../nbs/13_losses.ipynb #3eb98fa0
 def cmd(x: torch.Tensor, y: torch.Tensor, k: int = 5, span: Optional[float] = None) -> torch.Tensor:
     """Central moment discrepancy (Zellinger et al. 2017), per feature, orders 1..k. `span` = b - a of the
     features' range; None: the joint range of x and y (detached), i.e. CMD of the codes rescaled to [0, 1]."""
@@ -50,7 +50,7 @@ class LossTerms(NamedTuple):
     diff_sp_eeg_face: torch.Tensor
     cmd: torch.Tensor
 
-
+# %% ../nbs/13_losses.ipynb #aa8cc3c2
 class AIMSTFLoss(nn.Module):
     "AIMSTF-SSFF objective. `cmd='paper'` (per-feature CMD, K=5) or `'reference'` (the public code's form)."
 

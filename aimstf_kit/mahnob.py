@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['NoRatingsError', 'SessionRecord', 'parse_session_xml', 'find_video', 'stimulus_events', 'read_session',
-           'index_sessions', 'list_subjects', 'read_subject']
+           'index_sessions', 'list_subjects', 'read_subject', 'describe']
 
 # %% ../nbs/02_mahnob.ipynb #94f4ec7d
 import re
@@ -15,18 +15,20 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from .core import (DEAP_EEG_CHANNELS, MAHNOB_PERIPHERAL_CHANNELS, DataFormatError, SubjectRecord)
+from .core import (DEAP_EEG_CHANNELS, MAHNOB_PERIPHERAL_CHANNELS, DataFormatError, SubjectRecord,
+                             describe_record)
 
 # %% ../nbs/02_mahnob.ipynb #67e6d9c4
 class NoRatingsError(DataFormatError):
     "A session.xml without feltVlnc/feltArsl (a session of the implicit-tagging part): skipped by `read_subject`."
 
-
+# %% ../nbs/02_mahnob.ipynb #f2d5a19a
 _RATING_ATTRS = ("feltVlnc", "feltArsl", "feltCtrl", "feltPred")
 _UNIT_SCALE = {"µV": 1e6, "uV": 1e6, "mV": 1e3, "V": 1.0}
 
-
+# %% ../nbs/02_mahnob.ipynb #8ec306e0
 @dataclass
 class SessionRecord:
     "One MAHNOB-HCI emotion session: ratings, signals (native rate), stimulus timing, files."
@@ -86,8 +88,9 @@ def parse_session_xml(path) -> dict:
     return {"session": session, "subject": int(subj.get("id")), "ratings": r,
             "media": a.get("mediaFile", ""), "attrs": dict(a)}
 
-
+# %% ../nbs/02_mahnob.ipynb #1e0119ad
 def _find_bdf(d: Path, xml: Path) -> Path:
+    "The emotion BDF in session folder `d` (the first, with a warning, if several)."
     bdfs = sorted(d.glob("*_emotion.bdf")) or sorted(d.glob("*.bdf"))
     if not bdfs:
         raise DataFormatError(d, f"no .bdf file beside {xml.name}")
@@ -95,7 +98,7 @@ def _find_bdf(d: Path, xml: Path) -> Path:
         warnings.warn(f"{d}: {len(bdfs)} BDF files, using {bdfs[0].name}")
     return bdfs[0]
 
-
+# %% ../nbs/02_mahnob.ipynb #140780ed
 def find_video(session_dir) -> Optional[Path]:
     "The frontal colour video (`*C1 trigger*.avi`) of a session folder, or None."
     vids = sorted(Path(session_dir).glob("*C1 trigger*.avi"))
@@ -172,12 +175,44 @@ def index_sessions(root) -> tuple[dict[int, list[Path]], list[tuple[Path, str]]]
         by_subject.setdefault(meta["subject"], []).append(xml.parent)
     return by_subject, skipped
 
-
+# %% ../nbs/02_mahnob.ipynb #cc09d237
 def list_subjects(root) -> list[int]:
     "Participants with at least one rated session under `root/Sessions`, sorted."
     return sorted(index_sessions(root)[0])
 
+# %% ../nbs/02_mahnob.ipynb #7ee99c70
+def _pad_sessions(sessions: list) -> tuple[np.ndarray, np.ndarray]:
+    "`(eeg, peripheral)` of `sessions`: (n, 32, S) and (n, P, S) float32, NaN after each session's end."
+    n, S = len(sessions), max(s.eeg.shape[1] for s in sessions)
+    P = max(s.peripheral.shape[0] for s in sessions)
+    eeg = np.full((n, 32, S), np.nan, np.float32)
+    per = np.full((n, P, S), np.nan, np.float32)
+    for i, s in enumerate(sessions):
+        eeg[i, :, : s.eeg.shape[1]] = s.eeg
+        per[i, : s.peripheral.shape[0], : s.peripheral.shape[1]] = s.peripheral
+    return eeg, per
 
+# %% ../nbs/02_mahnob.ipynb #c9e3026e
+def _xml_subject(xml: Path) -> Optional[int]:
+    "Subject id of a session.xml, or None if it has none."
+    try:
+        subj = ET.parse(xml).getroot().find("subject")
+        return int(subj.get("id")) if subj is not None else None
+    except (ET.ParseError, TypeError, ValueError):
+        return None
+
+# %% ../nbs/02_mahnob.ipynb #61c00191
+def _skipped_sessions(subject: int, unrated: list, sessions: list) -> list:
+    "`(path, reason)` for `subject`'s unrated sessions (with a warning) and for its `sessions` without video."
+    mine = [(x, r) for x, r in unrated if _xml_subject(x) == subject]
+    skipped = [(x, f"skipped: {r}") for x, r in mine]
+    skipped += [(s.bdf.parent, "no 'C1 trigger' video: session kept without video") for s in sessions if s.video is None]
+    if mine:
+        warnings.warn(f"subject {subject}: skipped {len(mine)} session(s) without feltVlnc/feltArsl: "
+                      + ", ".join(str(x.parent.name) for x, _ in mine))
+    return skipped
+
+# %% ../nbs/02_mahnob.ipynb #6a9cde64
 def read_subject(root, subject: int, index=None) -> SubjectRecord:
     """Read MAHNOB-HCI participant `subject`'s rated emotion sessions under `root` into a `SubjectRecord`,
     ordered by presentation trial. Unrated sessions are skipped and listed in `record.skipped` (with a
@@ -191,19 +226,9 @@ def read_subject(root, subject: int, index=None) -> SubjectRecord:
     rates = {s.fs for s in sessions}
     if len(rates) > 1:
         raise DataFormatError(sessions[0].bdf.parent.parent, f"subject {subject}: sessions at different rates {sorted(rates)}")
-    n, S = len(sessions), max(s.eeg.shape[1] for s in sessions)
-    P = max(s.peripheral.shape[0] for s in sessions)
-    eeg = np.full((n, 32, S), np.nan, np.float32)
-    per = np.full((n, P, S), np.nan, np.float32)
-    for i, s in enumerate(sessions):
-        eeg[i, :, : s.eeg.shape[1]] = s.eeg
-        per[i, : s.peripheral.shape[0], : s.peripheral.shape[1]] = s.peripheral
-    mine = [(x, r) for x, r in unrated if _xml_subject(x) == subject]
-    skipped = [(x, f"skipped: {r}") for x, r in mine]
-    skipped += [(s.bdf.parent, "no 'C1 trigger' video: session kept without video") for s in sessions if s.video is None]
-    if mine:
-        warnings.warn(f"subject {subject}: skipped {len(mine)} session(s) without feltVlnc/feltArsl: "
-                      + ", ".join(str(x.parent.name) for x, _ in mine))
+    eeg, per = _pad_sessions(sessions)
+    P = per.shape[1]
+    skipped = _skipped_sessions(subject, unrated, sessions)
     return SubjectRecord(
         dataset="mahnob", subject=subject, fs=sessions[0].fs, eeg=eeg, peripheral=per,
         peripheral_channels=tuple(c for c in MAHNOB_PERIPHERAL_CHANNELS)[:P],
@@ -213,11 +238,18 @@ def read_subject(root, subject: int, index=None) -> SubjectRecord:
         video=[s.video for s in sessions], source=[s.bdf for s in sessions],
         session=np.array([s.session for s in sessions]), skipped=skipped)
 
-
-def _xml_subject(xml: Path) -> Optional[int]:
-    "Subject id of a session.xml, or None if it has none."
-    try:
-        subj = ET.parse(xml).getroot().find("subject")
-        return int(subj.get("id")) if subj is not None else None
-    except (ET.ParseError, TypeError, ValueError):
-        return None
+# %% ../nbs/02_mahnob.ipynb #99831ad8
+def describe(root, progress: bool = True) -> list[dict]:
+    "Read every subject of the MAHNOB-HCI tree under `root`; return one `describe_record` dict per subject."
+    path = Path(root)
+    index = index_sessions(path)
+    subjects = sorted(index[0])
+    if not subjects:
+        raise FileNotFoundError(f"{root}: no MAHNOB subject found")
+    rows = []
+    for s in tqdm(subjects, desc="reading mahnob", unit="subject", disable=not progress):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # reported through `skipped`
+            rec = read_subject(path, s, index=index)
+        rows.append(describe_record(rec))
+    return rows

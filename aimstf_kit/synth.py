@@ -10,9 +10,9 @@ __all__ = ['Signal', 'MARKER_BITS', 'MARKER_CELL', 'plant_labels', 'make_eeg', '
 # %% ../nbs/03_synth.ipynb #847247f2
 import csv
 import datetime
+import io
 import os
 import struct
-import tempfile
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -21,6 +21,7 @@ from typing import Literal, Optional
 
 import cv2
 import numpy as np
+from fastcore.basics import patch
 from tqdm.auto import tqdm
 
 from .core import (DEAP_BASELINE_SECONDS, DEAP_CHANNELS, DEAP_EEG_CHANNELS, DEAP_FS,
@@ -33,7 +34,7 @@ Signal = Literal["eeg", "face", "both", "complementary"]
 
 _MIN_LATENT = 0.15  # |latent| below this is redrawn: ratings stay clearly away from the threshold
 
-
+# %% ../nbs/03_synth.ipynb #9b16e4db
 def plant_labels(rng: np.random.Generator, n_trials: int, signal: Signal = "both"):
     """Latent valence/arousal and the cues that carry them. Returns `(latent, eeg_cue, face_cue)`,
     each (n_trials, 2) in [-1, 1], columns (valence, arousal); the label is `latent > 0`."""
@@ -61,7 +62,7 @@ _LEFT_FRONTAL = ("Fp1", "AF3", "F3", "F7", "FC5")
 _RIGHT_FRONTAL = ("Fp2", "AF4", "F4", "F8", "FC6")
 _POSTERIOR = ("P3", "P7", "PO3", "O1", "Oz", "Pz", "P4", "P8", "PO4", "O2")
 
-
+# %% ../nbs/03_synth.ipynb #3adade23
 def _band_noise(rng, shape, fs, lo, hi):
     "Unit-variance white noise band-passed to [lo, hi] Hz along the last axis (FFT shaping)."
     n = shape[-1]
@@ -71,7 +72,7 @@ def _band_noise(rng, shape, fs, lo, hi):
     x = np.fft.irfft(spec, n)
     return x / (x.std(axis=-1, keepdims=True) + 1e-12)
 
-
+# %% ../nbs/03_synth.ipynb #644b47e4
 def _pink_noise(rng, shape, fs):
     "Unit-variance 1/f noise (1-45 Hz) along the last axis."
     n = shape[-1]
@@ -81,7 +82,7 @@ def _pink_noise(rng, shape, fs):
     x = np.fft.irfft(spec, n)
     return x / (x.std(axis=-1, keepdims=True) + 1e-12)
 
-
+# %% ../nbs/03_synth.ipynb #1472b2f5
 def make_eeg(rng: np.random.Generator, eeg_cue: np.ndarray, n_samples: int, onset: int, fs: float,
              strength: float = 1.0, dtype=np.float64, nuisance: float = 0.0) -> np.ndarray:
     """Synthetic EEG (trials, 32, n_samples) in microvolts, DEAP electrode order.
@@ -148,10 +149,11 @@ _ASTRO_MOUTH = (224, 147)
 _ASTRO_EYES = ((201, 100), (248, 102))
 _ASTRO_CHEEK = (slice(122, 132), slice(186, 198))
 
+# %% ../nbs/03_synth.ipynb #57533fa7
 MARKER_BITS = (8, 8, 16)  # subject, trial, frame index
 MARKER_CELL = 16
 
-
+# %% ../nbs/03_synth.ipynb #9270c28f
 def write_marker(frame: np.ndarray, subject: int, trial: int, index: int) -> None:
     "Write the frame marker (subject, trial, frame index) into the top band of `frame` (H, W, 3) in place."
     values, bits = (subject, trial, index), []
@@ -163,7 +165,7 @@ def write_marker(frame: np.ndarray, subject: int, trial: int, index: int) -> Non
     for k, bit in enumerate(bits):
         frame[:c, k * c:(k + 1) * c] = 255 if bit else 0
 
-
+# %% ../nbs/03_synth.ipynb #fac21ce5
 def read_marker(frame: np.ndarray) -> tuple[int, int, int]:
     "Read `(subject, trial, frame index)` back from a frame written with `write_marker` (survives MJPEG)."
     c, n = MARKER_CELL, sum(MARKER_BITS)
@@ -178,6 +180,38 @@ def read_marker(frame: np.ndarray) -> tuple[int, int, int]:
     return tuple(out)
 
 # %% ../nbs/03_synth.ipynb #4b7c5c17
+def _astronaut_without_mouth() -> tuple[np.ndarray, np.ndarray]:
+    "`(image, skin)`: skimage's astronaut as float32 RGB with the (smiling) mouth blurred away in cheek colour."
+    from skimage.data import astronaut
+    img = astronaut().astype(np.float32)
+    # erase the (smiling) mouth with cheek colour, blurred in
+    skin = img[_ASTRO_CHEEK].reshape(-1, 3).mean(0)
+    mx, my = _ASTRO_MOUTH
+    mask = np.zeros(img.shape[:2], np.float32)
+    cv2.ellipse(mask, (mx, my), (27, 12), 0, 0, 360, 1.0, -1)
+    mask = cv2.GaussianBlur(mask, (0, 0), 3)[..., None]
+    return img * (1 - mask) + skin * mask, skin
+
+# %% ../nbs/03_synth.ipynb #62e61b54
+def _wall(rng: np.random.Generator, H: int, W: int) -> np.ndarray:
+    "An (H, W, 3) float32 wall: a random colour, 10 % brighter at the top and 15 % darker at the bottom."
+    wall = rng.uniform(90, 200, 3).astype(np.float32)
+    grad = np.linspace(1.1, 0.85, H, dtype=np.float32)[:, None, None]
+    return np.broadcast_to(wall * grad, (H, W, 3)).copy()
+
+# %% ../nbs/03_synth.ipynb #713c24f5
+def _paste_head(canvas: np.ndarray, head: np.ndarray, oy: int, ox: int, s: float) -> np.ndarray:
+    "Blend `head` into `canvas` at row `oy`, column `ox` with feathered edges; returns the canvas as uint8."
+    hh, hw = head.shape[:2]
+    feather = np.ones((hh, hw), np.float32)
+    r = max(4, int(12 * s))
+    ramp = np.minimum(np.arange(hh)[:, None], np.arange(hh)[::-1][:, None]).clip(0, r) / r
+    ramp = np.minimum(ramp, (np.minimum(np.arange(hw), np.arange(hw)[::-1]).clip(0, r) / r)[None, :])
+    feather = (feather * ramp)[..., None]
+    canvas[oy:oy + hh, ox:ox + hw] = canvas[oy:oy + hh, ox:ox + hw] * (1 - feather) + head * feather
+    return np.clip(canvas, 0, 255).astype(np.uint8)
+
+# %% ../nbs/03_synth.ipynb #361fd825
 class FaceRenderer:
     """Renders frames (H, W, 3) RGB uint8 of one synthetic subject's animated face.
 
@@ -185,39 +219,21 @@ class FaceRenderer:
 
     def __init__(self, rng: np.random.Generator, size: tuple[int, int] = (720, 576), scale: Optional[float] = None,
                  margin: int = 12):
-        from skimage.data import astronaut
         self.W, self.H = size
         self.margin = m = margin
         self.rng = rng
         self.scale = s = float(scale if scale is not None else rng.uniform(1.35, 1.6) * min(self.W / 720, self.H / 576) ** 0.5)
-        img = astronaut().astype(np.float32)
-        # erase the (smiling) mouth with cheek colour, blurred in
-        skin = img[_ASTRO_CHEEK].reshape(-1, 3).mean(0)
-        mx, my = _ASTRO_MOUTH
-        mask = np.zeros(img.shape[:2], np.float32)
-        cv2.ellipse(mask, (mx, my), (27, 12), 0, 0, 360, 1.0, -1)
-        mask = cv2.GaussianBlur(mask, (0, 0), 3)[..., None]
-        img = img * (1 - mask) + skin * mask
+        img, skin = _astronaut_without_mouth()
         y0, y1, x0, x1 = _ASTRO_CUT
         head = cv2.resize(img[y0:y1, x0:x1], None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
         head *= rng.uniform(0.85, 1.1, 3).astype(np.float32)  # per-subject tint and lighting
-        self.skin = skin * 1.0
-        # wall: a per-subject colour with a soft vertical gradient, on a canvas larger than the frame
         H, W = self.H + 2 * m, self.W + 2 * m
-        wall = rng.uniform(90, 200, 3).astype(np.float32)
-        grad = np.linspace(1.1, 0.85, H, dtype=np.float32)[:, None, None]
-        canvas = np.broadcast_to(wall * grad, (H, W, 3)).copy()
+        canvas = _wall(rng, H, W)
         hh, hw = head.shape[:2]
         oy = int(m + rng.integers(-20, 21) + (self.H - hh) // 2 + 40)
         ox = int(m + rng.integers(-60, 61) + (self.W - hw) // 2)
         oy, ox = min(max(oy, 0), H - hh), min(max(ox, 0), W - hw)
-        feather = np.ones((hh, hw), np.float32)
-        r = max(4, int(12 * s))
-        ramp = np.minimum(np.arange(hh)[:, None], np.arange(hh)[::-1][:, None]).clip(0, r) / r
-        ramp = np.minimum(ramp, (np.minimum(np.arange(hw), np.arange(hw)[::-1]).clip(0, r) / r)[None, :])
-        feather = (feather * ramp)[..., None]
-        canvas[oy:oy + hh, ox:ox + hw] = canvas[oy:oy + hh, ox:ox + hw] * (1 - feather) + head * feather
-        self.canvas = np.clip(canvas, 0, 255).astype(np.uint8)
+        self.canvas = _paste_head(canvas, head, oy, ox, s)
         tint = head.reshape(-1, 3).mean(0) / img[y0:y1, x0:x1].reshape(-1, 3).mean(0)
         self.skin = np.clip(skin * tint, 0, 255)
         to_canvas = lambda x, y: (ox + (x - x0) * s, oy + (y - y0) * s)
@@ -227,46 +243,52 @@ class FaceRenderer:
         self.motion = rng.uniform(0, 2 * np.pi, 4), rng.uniform(0.1, 0.3, 2)
         self.blinks = None
 
-    def offset(self, t: float) -> tuple[int, int]:
-        "Head motion (dx, dy) in pixels at time t: slow sways of a few pixels."
-        ph, fq = self.motion
-        m = self.margin
-        dx = 0.7 * m * np.sin(2 * np.pi * fq[0] * t + ph[0]) + 0.25 * m * np.sin(2 * np.pi * 0.9 * t + ph[2])
-        dy = 0.5 * m * np.sin(2 * np.pi * fq[1] * t + ph[1]) + 0.2 * m * np.sin(2 * np.pi * 1.3 * t + ph[3])
-        return int(round(np.clip(dx, -m, m))), int(round(np.clip(dy, -m, m)))
+# %% ../nbs/03_synth.ipynb #a2dd6269
+@patch
+def offset(self: FaceRenderer, t: float) -> tuple[int, int]:
+    "Head motion (dx, dy) in pixels at time t: slow sways of a few pixels."
+    ph, fq = self.motion
+    m = self.margin
+    dx = 0.7 * m * np.sin(2 * np.pi * fq[0] * t + ph[0]) + 0.25 * m * np.sin(2 * np.pi * 0.9 * t + ph[2])
+    dy = 0.5 * m * np.sin(2 * np.pi * fq[1] * t + ph[1]) + 0.2 * m * np.sin(2 * np.pi * 1.3 * t + ph[3])
+    return int(round(np.clip(dx, -m, m))), int(round(np.clip(dy, -m, m)))
 
-    def face_box_at(self, t: float) -> tuple[int, int, int, int]:
-        "Where the face is in the frame at time t: (x, y, w, h)."
-        dx, dy = self.offset(t)
-        x, y, w, h = self.face_box
-        return int(x - self.margin - dx), int(y - self.margin - dy), int(w), int(h)
+# %% ../nbs/03_synth.ipynb #db8f32b7
+@patch
+def face_box_at(self: FaceRenderer, t: float) -> tuple[int, int, int, int]:
+    "Where the face is in the frame at time t: (x, y, w, h)."
+    dx, dy = self.offset(t)
+    x, y, w, h = self.face_box
+    return int(x - self.margin - dx), int(y - self.margin - dy), int(w), int(h)
 
-    def render(self, t: float, valence_cue: float, arousal_cue: float, blink: bool = False) -> np.ndarray:
-        "The frame at time t (RGB uint8, H x W x 3)."
-        dx, dy = self.offset(t)
-        m, s = self.margin, self.scale
-        fr = self.canvas[m + dy: m + dy + self.H, m + dx: m + dx + self.W].copy()
-        sh = lambda p: (p[0] - m - dx, p[1] - m - dy)
-        # eyelids: skin-coloured cover over the top of each eye; openness 0.35 .. 1
-        openness = 0.1 if blink else 0.675 + 0.325 * float(np.clip(arousal_cue, -1, 1))
-        ew, eh = 12 * s, 6 * s
-        for e in self.eyes:
-            x, y = sh(e)
-            cover = (1 - openness) * 2 * eh
-            if cover > 0.5:
-                top = y - eh - 2 * s
-                pts = np.array([[x - ew, top], [x + ew, top], [x + ew, y - eh + cover], [x - ew, y - eh + cover]])
-                cv2.fillConvexPoly(fr, np.round(pts).astype(np.int32), self.skin.tolist(), cv2.LINE_AA)
-                cv2.line(fr, tuple(np.round(pts[3]).astype(int)), tuple(np.round(pts[2]).astype(int)),
-                         (70, 45, 40), max(1, int(round(1.2 * s))), cv2.LINE_AA)
-        # mouth: a quadratic curve, corners fixed, middle lowered (smile) or raised (frown)
-        x, y = sh(self.mouth)
-        half = 20 * s
-        u = np.linspace(-1, 1, 15)
-        bend = 9 * s * float(np.clip(valence_cue, -1, 1))
-        pts = np.stack([x + half * u, y + bend * (1 - u ** 2) - bend / 2], 1)
-        cv2.polylines(fr, [np.round(pts).astype(np.int32)], False, (150, 55, 60), max(2, int(round(3.5 * s))), cv2.LINE_AA)
-        return fr
+# %% ../nbs/03_synth.ipynb #f472ee57
+@patch
+def render(self: FaceRenderer, t: float, valence_cue: float, arousal_cue: float, blink: bool = False) -> np.ndarray:
+    "The frame at time t (RGB uint8, H x W x 3)."
+    dx, dy = self.offset(t)
+    m, s = self.margin, self.scale
+    fr = self.canvas[m + dy: m + dy + self.H, m + dx: m + dx + self.W].copy()
+    sh = lambda p: (p[0] - m - dx, p[1] - m - dy)
+    # eyelids: skin-coloured cover over the top of each eye; openness 0.35 .. 1
+    openness = 0.1 if blink else 0.675 + 0.325 * float(np.clip(arousal_cue, -1, 1))
+    ew, eh = 12 * s, 6 * s
+    for e in self.eyes:
+        x, y = sh(e)
+        cover = (1 - openness) * 2 * eh
+        if cover > 0.5:
+            top = y - eh - 2 * s
+            pts = np.array([[x - ew, top], [x + ew, top], [x + ew, y - eh + cover], [x - ew, y - eh + cover]])
+            cv2.fillConvexPoly(fr, np.round(pts).astype(np.int32), self.skin.tolist(), cv2.LINE_AA)
+            cv2.line(fr, tuple(np.round(pts[3]).astype(int)), tuple(np.round(pts[2]).astype(int)),
+                     (70, 45, 40), max(1, int(round(1.2 * s))), cv2.LINE_AA)
+    # mouth: a quadratic curve, corners fixed, middle lowered (smile) or raised (frown)
+    x, y = sh(self.mouth)
+    half = 20 * s
+    u = np.linspace(-1, 1, 15)
+    bend = 9 * s * float(np.clip(valence_cue, -1, 1))
+    pts = np.stack([x + half * u, y + bend * (1 - u ** 2) - bend / 2], 1)
+    cv2.polylines(fr, [np.round(pts).astype(np.int32)], False, (150, 55, 60), max(2, int(round(3.5 * s))), cv2.LINE_AA)
+    return fr
 
 # %% ../nbs/03_synth.ipynb #e75dcef2
 def haar_detector():
@@ -282,7 +304,7 @@ def _p2_str(b: bytes) -> bytes:
     "A Python-2 `str` (SHORT_BINSTRING or BINSTRING)."
     return b"U" + bytes([len(b)]) + b if len(b) < 256 else b"T" + struct.pack("<i", len(b)) + b
 
-
+# %% ../nbs/03_synth.ipynb #7017f494
 def _p2_ndarray(a: np.ndarray) -> bytes:
     "Protocol-2 opcodes that rebuild `a` as Python 2's numpy pickled it (little-endian, C order)."
     a = np.ascontiguousarray(a)
@@ -298,26 +320,20 @@ def _p2_ndarray(a: np.ndarray) -> bytes:
             + b"(K\x03" + _p2_str(order) + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"
             + b"\x89" + _p2_str(a.tobytes()) + b"tb")
 
-
+# %% ../nbs/03_synth.ipynb #78cbc2bf
 def write_dat(path, data: np.ndarray, labels: np.ndarray) -> None:
     "Write a DEAP `sNN.dat`: a Python-2 protocol-2 pickle of `{'labels': labels, 'data': data}`."
     body = b"\x80\x02}(" + _p2_str(b"labels") + _p2_ndarray(labels) + _p2_str(b"data") + _p2_ndarray(data) + b"u."
     atomic_write(path, lambda f: f.write(body))
 
 # %% ../nbs/03_synth.ipynb #b14a681d
-def write_bdf(path, signals: np.ndarray, ch_names, fs: int, units=None, phys_range=None,
-              start: Optional[datetime.datetime] = None, subject: str = "X", recording: str = "aimstf_kit synthetic") -> None:
-    """Write a 24-bit BDF file. `signals` (channels, samples) in physical units; the `Status` channel
-    (if named) is written as raw integer trigger codes. Records are 1 s; the tail is zero-padded."""
-    signals = np.asarray(signals, dtype=np.float64)
-    ch_names = list(ch_names)
+_BDF_DIGITAL = (-8388608, 8388607)  # the digital range of a 24-bit sample
+
+# %% ../nbs/03_synth.ipynb #641c477b
+def _bdf_records(signals: np.ndarray, ch_names: list, pr: list, fs: int) -> tuple[bytes, int]:
+    "`(body, n_records)`: the BDF data records of `signals` (channels, samples) with physical ranges `pr`."
     n_ch, n = signals.shape
-    fs = int(fs)
-    if len(ch_names) != n_ch:
-        raise ValueError(f"{len(ch_names)} names for {n_ch} channels")
-    units = list(units or ["Boolean" if c == "Status" else "uV" for c in ch_names])
-    dmin, dmax = -8388608, 8388607
-    pr = phys_range or [(dmin, dmax) if c == "Status" else (-262144, 262143) for c in ch_names]
+    dmin, dmax = _BDF_DIGITAL
     n_rec = -(-n // fs)
     pad = np.zeros((n_ch, n_rec * fs))
     pad[:, :n] = signals
@@ -330,29 +346,58 @@ def write_bdf(path, signals: np.ndarray, ch_names, fs: int, units=None, phys_ran
     digital = np.clip(digital, dmin, dmax).astype("<i4")
     # (channels, records, fs) -> (records, channels, fs) -> 3 low bytes of each little-endian int32
     body = digital.reshape(n_ch, n_rec, fs).transpose(1, 0, 2).copy().view(np.uint8).reshape(-1, 4)[:, :3].tobytes()
-    start = start or datetime.datetime(2009, 7, 9, 17, 53, 46)
+    return body, n_rec
 
-    def field(v, width):
-        s = str(v)
-        if len(s) > width:
-            raise ValueError(f"BDF header field {s!r} longer than {width}")
-        return s.ljust(width).encode("ascii")
+# %% ../nbs/03_synth.ipynb #03cdef19
+def _bdf_field(v, width: int) -> bytes:
+    "`v` as a header field of `width` bytes; a ValueError if it is longer."
+    s = str(v)
+    if len(s) > width:
+        raise ValueError(f"BDF header field {s!r} longer than {width}")
+    return s.ljust(width).encode("ascii")
 
-    def num(v, width):  # numbers that fit the field
-        s = f"{v:g}" if isinstance(v, float) else str(v)
-        return field(s[:width], width)
+# %% ../nbs/03_synth.ipynb #35b7a647
+def _bdf_num(v, width: int) -> bytes:
+    "A number as a header field of `width` bytes (cut to fit)."
+    s = f"{v:g}" if isinstance(v, float) else str(v)
+    return _bdf_field(s[:width], width)
 
-    head = (b"\xffBIOSEMI" + field(subject, 80) + field(recording, 80) + field(start.strftime("%d.%m.%y"), 8)
-            + field(start.strftime("%H.%M.%S"), 8) + num(256 * (n_ch + 1), 8) + field("24BIT", 44)
-            + num(n_rec, 8) + num(1, 8) + num(n_ch, 4))
+# %% ../nbs/03_synth.ipynb #9abf5bd7
+def _bdf_header(ch_names: list, units: list, pr: list, fs: int, n_rec: int, start: datetime.datetime,
+                subject: str, recording: str) -> bytes:
+    "The 256 * (channels + 1) bytes of a BDF header: the file's fields, then each channel's."
+    n_ch = len(ch_names)
+    dmin, dmax = _BDF_DIGITAL
+    head = (b"\xffBIOSEMI" + _bdf_field(subject, 80) + _bdf_field(recording, 80) + _bdf_field(start.strftime("%d.%m.%y"), 8)
+            + _bdf_field(start.strftime("%H.%M.%S"), 8) + _bdf_num(256 * (n_ch + 1), 8) + _bdf_field("24BIT", 44)
+            + _bdf_num(n_rec, 8) + _bdf_num(1, 8) + _bdf_num(n_ch, 4))
     cols = [(ch_names, 16), (["Active Electrode" if u == "uV" else "Triggers and Status" for u in units], 80),
             (units, 8), ([lo for lo, _ in pr], 8), ([hi for _, hi in pr], 8), ([dmin] * n_ch, 8), ([dmax] * n_ch, 8),
             (["HP:DC; LP:" + str(fs // 5) if u == "uV" else "No filtering" for u in units], 80), ([fs] * n_ch, 8),
             ([""] * n_ch, 32)]
     for values, width in cols:
-        head += b"".join(num(v, width) for v in values)
+        head += b"".join(_bdf_num(v, width) for v in values)
     if len(head) != 256 * (n_ch + 1):
         raise AssertionError("BDF header size")
+    return head
+
+# %% ../nbs/03_synth.ipynb #595a0b55
+def write_bdf(path, signals: np.ndarray, ch_names, fs: int, units=None, phys_range=None,
+              start: Optional[datetime.datetime] = None, subject: str = "X", recording: str = "aimstf_kit synthetic") -> None:
+    """Write a 24-bit BDF file. `signals` (channels, samples) in physical units; the `Status` channel
+    (if named) is written as raw integer trigger codes. Records are 1 s; the tail is zero-padded."""
+    signals = np.asarray(signals, dtype=np.float64)
+    ch_names = list(ch_names)
+    n_ch, n = signals.shape
+    fs = int(fs)
+    if len(ch_names) != n_ch:
+        raise ValueError(f"{len(ch_names)} names for {n_ch} channels")
+    units = list(units or ["Boolean" if c == "Status" else "uV" for c in ch_names])
+    dmin, dmax = _BDF_DIGITAL
+    pr = phys_range or [(dmin, dmax) if c == "Status" else (-262144, 262143) for c in ch_names]
+    body, n_rec = _bdf_records(signals, ch_names, pr, fs)
+    start = start or datetime.datetime(2009, 7, 9, 17, 53, 46)
+    head = _bdf_header(ch_names, units, pr, fs, n_rec, start, subject, recording)
     atomic_write(path, lambda f: (f.write(head), f.write(body)))
 
 # %% ../nbs/03_synth.ipynb #2a8f548f
@@ -374,7 +419,7 @@ def write_video(path, frames, fps: float, size: tuple[int, int]) -> int:
     os.replace(tmp, path)
     return n
 
-
+# %% ../nbs/03_synth.ipynb #53f84321
 def face_frames(renderer: FaceRenderer, seconds: float, fps: float, face_cue, subject: int, trial: int,
                 rng: np.random.Generator):
     "Yield the frames of one trial's face video, with the frame marker written into each."
@@ -419,7 +464,7 @@ class SynthConfig(Config):
         _check(0 <= self.seed < 2**32, n, f"seed must be in [0, 2**32), got {self.seed}")
         _check(self.nuisance >= 0 and self.strength >= 0, n, "nuisance and strength must be >= 0")
 
-
+# %% ../nbs/03_synth.ipynb #f81b36de
 @dataclass
 class SynthSummary:
     "What a generator wrote: root, dataset, files by kind, seconds taken, and the config."
@@ -433,12 +478,12 @@ class SynthSummary:
         kinds = ", ".join(f"{len(v)} {k}" for k, v in self.files.items())
         return f"{self.dataset.upper()} synthetic tree at {self.root}: {kinds} ({self.seconds:.1f} s)"
 
-
+# %% ../nbs/03_synth.ipynb #529d7d68
 def _subject_rng(cfg: SynthConfig, dataset: str, subject: int, stream: int) -> np.random.Generator:
     "Independent, reproducible streams per (seed, dataset, subject, purpose): subject k never depends on how many were made."
     return np.random.default_rng(np.random.SeedSequence([cfg.seed, {"deap": 1, "mahnob": 2}[dataset], subject, stream]))
 
-
+# %% ../nbs/03_synth.ipynb #1656c8b3
 def _ratings_from_latent(rng, latent, integer: bool):
     "(trials, 4) ratings: valence and arousal from the latent, the other two random; 1..9."
     n = len(latent)
@@ -453,6 +498,62 @@ def _ratings_from_latent(rng, latent, integer: bool):
     return np.clip(r, 1, 9)
 
 # %% ../nbs/03_synth.ipynb #5d19461a
+def _deap_trials(rng: np.random.Generator, cfg: SynthConfig, fs: int, base: int, n_samples: int):
+    "One subject's `(data, labels, face_cue)`: (trials, 40, n_samples) signals in video order, ratings, face cues."
+    latent, eeg_cue, face_cue = plant_labels(rng, cfg.trials, cfg.signal)
+    labels = _ratings_from_latent(rng, latent, integer=False)
+    data = np.empty((cfg.trials, len(DEAP_CHANNELS), n_samples))
+    data[:, :32] = make_eeg(rng, eeg_cue, n_samples, base, fs, cfg.strength, nuisance=cfg.nuisance)
+    data[:, 32:] = make_peripheral(rng, DEAP_PERIPHERAL_CHANNELS, cfg.trials, n_samples, fs)
+    return data, labels, face_cue
+
+# %% ../nbs/03_synth.ipynb #292971b2
+def _deap_presentation(rng: np.random.Generator, subject: int, labels: np.ndarray) -> tuple[np.ndarray, list]:
+    "`(order, rows)`: `order[k]` is the .dat row (experiment id - 1) shown k-th; `rows` its CSV rows."
+    n = len(labels)
+    order = rng.permutation(n)  # order[k] = .dat row (experiment id - 1) shown k-th
+    start = 0
+    familiarity = rng.integers(1, 6, n)
+    rows = []
+    for k, row in enumerate(order):
+        start += int(rng.integers(60_000, 90_000)) * 1000  # microseconds, like DEAP's Start_time
+        rows.append([subject, k + 1, row + 1, start, *labels[row], int(familiarity[row])])
+    return order, rows
+
+# %% ../nbs/03_synth.ipynb #ec4c74f8
+def _deap_videos(out: Path, cfg: SynthConfig, subject: int, face_cue: np.ndarray, order: np.ndarray, bar) -> list[Path]:
+    "Write `subject`'s face videos (its own random stream); returns their paths."
+    s = subject
+    vrng = _subject_rng(cfg, "deap", s, 1)
+    rend = FaceRenderer(vrng, (720, 576))
+    missing = set(vrng.choice(cfg.trials, cfg.missing_videos, replace=False) + 1) if cfg.missing_videos else set()
+    paths = []
+    for k, row in enumerate(order):
+        trial = k + 1
+        if trial in missing:
+            continue
+        vp = out / "face_video" / f"s{s:02d}" / f"s{s:02d}_trial{trial:02d}.avi"
+        bar.set_postfix_str(vp.name)
+        write_video(vp, face_frames(rend, cfg.seconds, DEAP_VIDEO_FPS, face_cue[row], s, trial, vrng),
+                    DEAP_VIDEO_FPS, (720, 576))
+        paths.append(vp)
+    return paths
+
+# %% ../nbs/03_synth.ipynb #30088aa2
+def _write_ratings_csv(path: Path, rows: list) -> None:
+    "Write DEAP's `participant_ratings.csv` from `rows`, sorted by participant and presentation trial."
+    header = ["Participant_id", "Trial", "Experiment_id", "Start_time", "Valence", "Arousal", "Dominance", "Liking", "Familiarity"]
+
+    def write_csv(f):
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(header)
+        for r in sorted(rows, key=lambda r: (r[0], r[1])):
+            w.writerow([r[0], r[1], r[2], r[3]] + [f"{x:g}" for x in r[4:8]] + [r[8]])
+        f.write(buf.getvalue().encode())
+    atomic_write(path, write_csv)
+
+# %% ../nbs/03_synth.ipynb #d90bd508
 def synth_deap(out, cfg: SynthConfig = SynthConfig(), progress: bool = True) -> SynthSummary:
     "Write a synthetic DEAP tree under `out` (see the table at the top of this chapter)."
     t0 = time.perf_counter()
@@ -465,45 +566,16 @@ def synth_deap(out, cfg: SynthConfig = SynthConfig(), progress: bool = True) -> 
     bar = tqdm(range(1, cfg.subjects + 1), desc="synth deap", unit="subject", disable=not progress)
     for s in bar:
         rng = _subject_rng(cfg, "deap", s, 0)
-        latent, eeg_cue, face_cue = plant_labels(rng, cfg.trials, cfg.signal)
-        labels = _ratings_from_latent(rng, latent, integer=False)
-        data = np.empty((cfg.trials, len(DEAP_CHANNELS), n_samples))
-        data[:, :32] = make_eeg(rng, eeg_cue, n_samples, base, fs, cfg.strength, nuisance=cfg.nuisance)
-        data[:, 32:] = make_peripheral(rng, DEAP_PERIPHERAL_CHANNELS, cfg.trials, n_samples, fs)
+        data, labels, face_cue = _deap_trials(rng, cfg, fs, base, n_samples)
         path = out / "data_preprocessed_python" / f"s{s:02d}.dat"
         write_dat(path, data, labels)
         summary.files["dat"].append(path)
-        order = rng.permutation(cfg.trials)  # order[k] = .dat row (experiment id - 1) shown k-th
-        start = 0
-        familiarity = rng.integers(1, 6, cfg.trials)
-        for k, row in enumerate(order):
-            start += int(rng.integers(60_000, 90_000)) * 1000  # microseconds, like DEAP's Start_time
-            rows.append([s, k + 1, row + 1, start, *labels[row], int(familiarity[row])])
+        order, subject_rows = _deap_presentation(rng, s, labels)
+        rows += subject_rows
         if s in vids:
-            vrng = _subject_rng(cfg, "deap", s, 1)
-            rend = FaceRenderer(vrng, (720, 576))
-            missing = set(vrng.choice(cfg.trials, cfg.missing_videos, replace=False) + 1) if cfg.missing_videos else set()
-            for k, row in enumerate(order):
-                trial = k + 1
-                if trial in missing:
-                    continue
-                vp = out / "face_video" / f"s{s:02d}" / f"s{s:02d}_trial{trial:02d}.avi"
-                bar.set_postfix_str(vp.name)
-                write_video(vp, face_frames(rend, cfg.seconds, DEAP_VIDEO_FPS, face_cue[row], s, trial, vrng),
-                            DEAP_VIDEO_FPS, (720, 576))
-                summary.files["avi"].append(vp)
+            summary.files["avi"] += _deap_videos(out, cfg, s, face_cue, order, bar)
     csv_path = out / "metadata_csv" / "participant_ratings.csv"
-    header = ["Participant_id", "Trial", "Experiment_id", "Start_time", "Valence", "Arousal", "Dominance", "Liking", "Familiarity"]
-
-    def write_csv(f):
-        import io
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(header)
-        for r in sorted(rows, key=lambda r: (r[0], r[1])):
-            w.writerow([r[0], r[1], r[2], r[3]] + [f"{x:g}" for x in r[4:8]] + [r[8]])
-        f.write(buf.getvalue().encode())
-    atomic_write(csv_path, write_csv)
+    _write_ratings_csv(csv_path, rows)
     summary.files["csv"].append(csv_path)
     summary.seconds = time.perf_counter() - t0
     return summary
@@ -511,7 +583,55 @@ def synth_deap(out, cfg: SynthConfig = SynthConfig(), progress: bool = True) -> 
 # %% ../nbs/03_synth.ipynb #31aa8357
 _MAHNOB_VIDEO_SIZE = (780, 580)
 
+# %% ../nbs/03_synth.ipynb #c86fb41a
+def _mahnob_signals(rng: np.random.Generator, cfg: SynthConfig, fs: int, pre: int, stim_n: int, n_samples: int):
+    "`(ratings, eeg, peripheral, media, face_cue)` of one subject's `cfg.trials` sessions."
+    latent, eeg_cue, face_cue = plant_labels(rng, cfg.trials, cfg.signal)
+    ratings = _ratings_from_latent(rng, latent, integer=True)
+    eeg = make_eeg(rng, eeg_cue, n_samples, pre, fs, cfg.strength, nuisance=cfg.nuisance)
+    eeg[..., pre + stim_n:] = make_eeg(rng, np.zeros_like(eeg_cue), n_samples, n_samples, fs)[..., pre + stim_n:]
+    per = make_peripheral(rng, MAHNOB_PERIPHERAL_CHANNELS, cfg.trials, n_samples, fs)
+    media = rng.choice(np.arange(1, 60), cfg.trials, replace=False)
+    return ratings, eeg, per, media, face_cue
 
+# %% ../nbs/03_synth.ipynb #a44d21bb
+def _status_channel(n_samples: int, pre: int, stim_n: int) -> np.ndarray:
+    "(n_samples,) Status codes: 1 at stimulus onset `pre`, 2 at its end `pre + stim_n` (5 samples each), bit 20 set."
+    status = np.zeros(n_samples)
+    status[pre:pre + 5] = 1  # stimulus onset pulse
+    status[pre + stim_n:pre + stim_n + 5] = 2  # stimulus end pulse
+    status += 1 << 20  # an upper Status bit set, as BioSemi hardware flags are ("CMS in range")
+    return status
+
+# %% ../nbs/03_synth.ipynb #50bc8866
+def _write_session_bdf(d: Path, subject: int, k: int, eeg: np.ndarray, per: np.ndarray, fs: int, pre: int,
+                       stim_n: int) -> Path:
+    "Write the BDF of `subject`'s trial `k + 1` into session folder `d`; returns its path."
+    s = subject
+    bdf = d / f"Part_{s}_N_Trial{k + 1}_emotion.bdf"
+    status = _status_channel(eeg.shape[-1], pre, stim_n)
+    write_bdf(bdf, np.vstack([eeg, per, status[None]]), MAHNOB_CHANNELS, fs, subject=f"Part_{s}",
+              start=datetime.datetime(2009, 7, 9, 17, 53, 46) + datetime.timedelta(minutes=3 * k))
+    return bdf
+
+# %% ../nbs/03_synth.ipynb #3963575d
+def _session_xml(cfg: SynthConfig, subject: int, k: int, sid: int, rating: np.ndarray, media, emotion: int,
+                 bdf_name: str, video_name: Optional[str]) -> bytes:
+    "The `session.xml` of `subject`'s trial `k + 1` (session `sid`), with a video track if `video_name`."
+    root = ET.Element("session", {
+        "cutLenSec": f"{cfg.seconds:g}", "cutNr": str(k + 1), "cutStart": "0",
+        "feltArsl": str(int(rating[1])), "feltCtrl": str(int(rating[2])), "feltEmo": str(emotion),
+        "feltPred": str(int(rating[3])), "feltVlnc": str(int(rating[0])), "isStim": "1",
+        "mediaFile": f"{media}.avi", "sessionId": str(sid), "vidRate": f"{MAHNOB_VIDEO_FPS:g}",
+        "vidFrames": str(int(cfg.seconds * MAHNOB_VIDEO_FPS)), "audioRate": "44100"})
+    ET.SubElement(root, "subject", {"id": str(subject)})
+    ET.SubElement(root, "track", {"type": "Physiological", "id": "1", "filename": bdf_name})
+    if video_name is not None:
+        ET.SubElement(root, "track", {"type": "Video", "id": "2", "filename": video_name, "color": "1"})
+    ET.indent(root)
+    return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"
+
+# %% ../nbs/03_synth.ipynb #b21cca6b
 def synth_mahnob(out, cfg: SynthConfig = SynthConfig(), progress: bool = True) -> SynthSummary:
     "Write a synthetic MAHNOB-HCI emotion-part tree under `out/Sessions/`."
     t0 = time.perf_counter()
@@ -524,12 +644,7 @@ def synth_mahnob(out, cfg: SynthConfig = SynthConfig(), progress: bool = True) -
     bar = tqdm(range(1, cfg.subjects + 1), desc="synth mahnob", unit="subject", disable=not progress)
     for s in bar:
         rng = _subject_rng(cfg, "mahnob", s, 0)
-        latent, eeg_cue, face_cue = plant_labels(rng, cfg.trials, cfg.signal)
-        ratings = _ratings_from_latent(rng, latent, integer=True)
-        eeg = make_eeg(rng, eeg_cue, n_samples, pre, fs, cfg.strength, nuisance=cfg.nuisance)
-        eeg[..., pre + stim_n:] = make_eeg(rng, np.zeros_like(eeg_cue), n_samples, n_samples, fs)[..., pre + stim_n:]
-        per = make_peripheral(rng, MAHNOB_PERIPHERAL_CHANNELS, cfg.trials, n_samples, fs)
-        media = rng.choice(np.arange(1, 60), cfg.trials, replace=False)
+        ratings, eeg, per, media, face_cue = _mahnob_signals(rng, cfg, fs, pre, stim_n, n_samples)
         vrng = _subject_rng(cfg, "mahnob", s, 1)
         rend = FaceRenderer(vrng, _MAHNOB_VIDEO_SIZE) if cfg.video else None
         missing = set(vrng.choice(cfg.trials, cfg.missing_videos, replace=False) + 1) if cfg.video and cfg.missing_videos else set()
@@ -537,37 +652,23 @@ def synth_mahnob(out, cfg: SynthConfig = SynthConfig(), progress: bool = True) -
             trial = k + 1
             sid = 2 * ((s - 1) * cfg.trials + k + 1)
             d = out / "Sessions" / str(sid)
-            status = np.zeros(n_samples)
-            status[pre:pre + 5] = 1  # stimulus onset pulse
-            status[pre + stim_n:pre + stim_n + 5] = 2  # stimulus end pulse
-            status += 1 << 20  # an upper Status bit set, as BioSemi hardware flags are ("CMS in range")
-            bdf = d / f"Part_{s}_N_Trial{trial}_emotion.bdf"
-            write_bdf(bdf, np.vstack([eeg[k], per[k], status[None]]), MAHNOB_CHANNELS, fs, subject=f"Part_{s}",
-                      start=datetime.datetime(2009, 7, 9, 17, 53, 46) + datetime.timedelta(minutes=3 * k))
+            bdf = _write_session_bdf(d, s, k, eeg[k], per[k], fs, pre, stim_n)
             summary.files["bdf"].append(bdf)
+            with_video = cfg.video and trial not in missing
             vname = f"P{s}-Rec1-2009.07.09.17.53.46_C1 trigger _C_Section_{sid}.avi"
-            root = ET.Element("session", {
-                "cutLenSec": f"{cfg.seconds:g}", "cutNr": str(k + 1), "cutStart": "0",
-                "feltArsl": str(int(ratings[k, 1])), "feltCtrl": str(int(ratings[k, 2])), "feltEmo": str(int(rng.integers(0, 12))),
-                "feltPred": str(int(ratings[k, 3])), "feltVlnc": str(int(ratings[k, 0])), "isStim": "1",
-                "mediaFile": f"{media[k]}.avi", "sessionId": str(sid), "vidRate": f"{MAHNOB_VIDEO_FPS:g}",
-                "vidFrames": str(int(cfg.seconds * MAHNOB_VIDEO_FPS)), "audioRate": "44100"})
-            ET.SubElement(root, "subject", {"id": str(s)})
-            ET.SubElement(root, "track", {"type": "Physiological", "id": "1", "filename": bdf.name})
-            if cfg.video and trial not in missing:
-                ET.SubElement(root, "track", {"type": "Video", "id": "2", "filename": vname, "color": "1"})
+            xml = _session_xml(cfg, s, k, sid, ratings[k], media[k], int(rng.integers(0, 12)),
+                               bdf.name, vname if with_video else None)
+            if with_video:
                 bar.set_postfix_str(f"session {sid}")
                 write_video(d / vname, face_frames(rend, cfg.seconds, MAHNOB_VIDEO_FPS, face_cue[k], s, trial, vrng),
                             MAHNOB_VIDEO_FPS, _MAHNOB_VIDEO_SIZE)
                 summary.files["avi"].append(d / vname)
-            ET.indent(root)
-            xml = b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"
             atomic_write(d / "session.xml", lambda f, x=xml: f.write(x))
             summary.files["xml"].append(d / "session.xml")
     summary.seconds = time.perf_counter() - t0
     return summary
 
-
+# %% ../nbs/03_synth.ipynb #419f98f9
 def synth(dataset: Literal["deap", "mahnob"], out, cfg: SynthConfig = SynthConfig(), progress: bool = True) -> SynthSummary:
     "Write a synthetic `dataset` ('deap' or 'mahnob') tree under `out`."
     if dataset == "deap":

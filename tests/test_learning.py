@@ -8,21 +8,16 @@ issue 5's targets: AIMSTF >= 90 % with labels in both modalities; AIMSTF >= 15 p
 unimodal baselines when each trial's label is in one modality only; face-only near chance when the
 labels are in the EEG only.
 """
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 
 @pytest.mark.slow
 def test_models_learn_the_planted_labels(tmp_path):
     import torch
-    import bench_learning
+    from aimstf_kit.learning import run
     torch.set_num_threads(2)
-    checks = bench_learning.run(tmp_path / "a", only=["complementary"], progress=False)["checks"]
-    checks += bench_learning.run(tmp_path / "b", only=["both", "eeg"], seconds=10, progress=False)["checks"]
+    checks = run(tmp_path / "a", only=["complementary"], progress=False)["checks"]
+    checks += run(tmp_path / "b", only=["both", "eeg"], seconds=10, progress=False)["checks"]
     assert {sc for sc, *_ in checks} == {"both", "complementary", "eeg"}
     failed = [f"{sc}: {desc}: {v:.3f}" for sc, desc, v, ok in checks if not ok]
     assert not failed, failed

@@ -112,9 +112,10 @@ def test_video_offset_shifts_the_frames(deap_tree, tmp_path):
 
 
 def test_cache_is_keyed_and_resumable(deap_tree, tmp_path, monkeypatch):
+    import aimstf_kit.cache as C
     import aimstf_kit.prepare as P
     calls = []
-    real = P.write_subject
+    real = C.write_subject
 
     def flaky(cdir, ss, extra):
         calls.append(ss.subject)
@@ -122,7 +123,7 @@ def test_cache_is_keyed_and_resumable(deap_tree, tmp_path, monkeypatch):
             raise KeyboardInterrupt("simulated crash while writing subject 2")
         return real(cdir, ss, extra)
 
-    monkeypatch.setattr(P, "write_subject", flaky)
+    monkeypatch.setattr(C, "write_subject", flaky)  # the cache module writes subjects
     with pytest.raises(KeyboardInterrupt):
         P.prepare("deap", deap_tree, tmp_path, PrepareConfig(faces=False), progress=False)
     cdir = tmp_path / f"deap-{cache_key('deap', PrepareConfig(faces=False))}"

@@ -4,14 +4,19 @@
 
 # %% auto #0
 __all__ = ['AIMSTF', 'AIMSTFOutput', 'VARIANTS', 'load_reference', 'MODELS', 'DeepVANet', 'EEGOnly', 'FaceOnly', 'ModelOutput',
-           'TSception', 'build_model', 'EEGEncoder', 'n_params', 'FaceEncoder', 'SpecificSharedFusion']
+           'TSception', 'build_model', 'EEGEncoder', 'n_params', 'FaceEncoder', 'SpecificSharedFusion', 'ModelSpec',
+           'register_model', 'model_spec', 'check_model_names', 'modality_of', 'batch_dependent', 'has_internals']
 
 # %% ../../nbs/16_models.ipynb #bdbf37a8
 from .aimstf import AIMSTF, AIMSTFOutput, VARIANTS, load_reference
-from .baselines import MODELS, DeepVANet, EEGOnly, FaceOnly, ModelOutput, TSception, build_model
+from .baselines import DeepVANet, EEGOnly, FaceOnly, ModelOutput, TSception
 from .eeg import EEGEncoder, n_params
 from .face import FaceEncoder
 from .fusion import SpecificSharedFusion
+from .registry import (MODELS, ModelSpec, batch_dependent, build_model, check_model_names,
+                                        has_internals, modality_of, model_spec, register_model)
 
 _all_ = ["AIMSTF", "AIMSTFOutput", "VARIANTS", "load_reference", "MODELS", "DeepVANet", "EEGOnly", "FaceOnly",
-         "ModelOutput", "TSception", "build_model", "EEGEncoder", "n_params", "FaceEncoder", "SpecificSharedFusion"]
+         "ModelOutput", "TSception", "build_model", "EEGEncoder", "n_params", "FaceEncoder", "SpecificSharedFusion",
+         "ModelSpec", "register_model", "model_spec", "check_model_names", "modality_of", "batch_dependent",
+         "has_internals"]

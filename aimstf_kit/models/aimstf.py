@@ -12,9 +12,10 @@ from typing import Literal, NamedTuple, Optional
 
 import torch
 import torch.nn as nn
+from fastcore.basics import patch
 
 from ..losses import AIMSTFLoss
-from .eeg import EEGEncoder, n_params
+from .eeg import EEGEncoder
 from .face import FaceEncoder
 from .fusion import SpecificSharedFusion
 
@@ -26,7 +27,7 @@ VARIANTS = {
                   head_activation=None, keep_unused=False, face_normalize="imagenet", feature_norm="batch"),
 }
 
-
+# %% ../../nbs/14_aimstf.ipynb #8eb8cea2
 class AIMSTFOutput(NamedTuple):
     "The model's outputs, in the public code's order."
     sp_eeg: torch.Tensor  # (B, 32) EEG-specific code
@@ -37,13 +38,14 @@ class AIMSTFOutput(NamedTuple):
     fc2: torch.Tensor  # (B, 48) second classifier layer (after dropout)
     logits: torch.Tensor  # (B, C); (B,) after a sigmoid when C = 1
 
-# %% ../../nbs/14_aimstf.ipynb #8eb8cea2
+# %% ../../nbs/14_aimstf.ipynb #122431f3
 class AIMSTF(nn.Module):
     """AIMSTF-SSFF (Sun & Chen, JEIT 2024). `model(face, eeg)`: face (B, 5, 3, 64, 64) RGB floats in [0, 1],
     eeg (B, 32, 128) -> `AIMSTFOutput`; with `return_internals=True`, `(output, internals)` where internals
     holds per-level similarities / weights / gate activations / attention maps / SE weights, the fusion
     weights and both 128-d features."""
     modality = "both"
+    has_internals = True  # forward takes return_internals=True
 
     def __init__(self, variant: Literal["paper", "reference"] = "paper", num_classes: int = 2, n_levels: int = 6,
                  n_electrodes: int = 32, fs: int = 128, frames: int = 5, face_size: int = 64, feature_size: int = 128,
@@ -68,44 +70,61 @@ class AIMSTF(nn.Module):
         self.norm_eeg = nn.BatchNorm1d(feature_size) if cfg["feature_norm"] == "batch" else None
         self.norm_face = nn.BatchNorm1d(feature_size) if cfg["feature_norm"] == "batch" else None
 
-    def check_inputs(self, face, eeg):
-        "Raise a ValueError stating the expected shapes unless face is (B, 5, 3, 64, 64) and eeg (B, 32, 128)."
-        if face.dim() != 5 or tuple(face.shape[1:]) != self.expect_face:
-            raise ValueError(f"face must be (B, {', '.join(map(str, self.expect_face))}) float in [0, 1], got {tuple(face.shape)}")
-        if eeg.dim() != 3 or tuple(eeg.shape[1:]) != self.expect_eeg:
-            raise ValueError(f"eeg must be (B, {', '.join(map(str, self.expect_eeg))}), got {tuple(eeg.shape)}")
-        if face.shape[0] != eeg.shape[0]:
-            raise ValueError(f"face and eeg batch sizes differ: {face.shape[0]} vs {eeg.shape[0]}")
-        if not face.is_floating_point():
-            raise ValueError(f"face must be a float tensor in [0, 1], got {face.dtype} (use ToDtype(float32, scale=True))")
+# %% ../../nbs/14_aimstf.ipynb #4bc1a4d1
+@patch(as_prop=True)
+def batch_dependent(self: AIMSTF) -> bool:
+    "True when a sample's prediction depends on the rest of its batch (`attention_over='batch'`)."
+    return self.config["attention_over"] == "batch"
 
-    def forward(self, face, eeg, return_internals: bool = False):
-        self.check_inputs(face, eeg)
-        internals = {} if return_internals else None
-        f = self.face(face)
-        e = self.eeg(eeg, internals)
-        if self.norm_eeg is not None:  # feature_norm="batch": both features on one scale before the fusion
-            e, f = self.norm_eeg(e), self.norm_face(f)
-        o = self.fusion(e, f)
-        out = AIMSTFOutput(o["sp_eeg"], o["sp_face"], o["sh_eeg"], o["sh_face"], o["fc1"], o["fc2"], o["logits"])
-        if not return_internals:
-            return out
-        internals.update(fusion_weights=o["weights"].detach(), eeg_feature=e.detach(), face_feature=f.detach(),
-                         com=o["com"].detach())
-        return out, internals
+# %% ../../nbs/14_aimstf.ipynb #1db28b55
+@patch
+def check_inputs(self: AIMSTF, face, eeg):
+    "Raise a ValueError stating the expected shapes unless face is (B, 5, 3, 64, 64) and eeg (B, 32, 128)."
+    if face.dim() != 5 or tuple(face.shape[1:]) != self.expect_face:
+        raise ValueError(f"face must be (B, {', '.join(map(str, self.expect_face))}) float in [0, 1], got {tuple(face.shape)}")
+    if eeg.dim() != 3 or tuple(eeg.shape[1:]) != self.expect_eeg:
+        raise ValueError(f"eeg must be (B, {', '.join(map(str, self.expect_eeg))}), got {tuple(eeg.shape)}")
+    if face.shape[0] != eeg.shape[0]:
+        raise ValueError(f"face and eeg batch sizes differ: {face.shape[0]} vs {eeg.shape[0]}")
+    if not face.is_floating_point():
+        raise ValueError(f"face must be a float tensor in [0, 1], got {face.dtype} (use ToDtype(float32, scale=True))")
 
-    def default_loss(self) -> AIMSTFLoss:
-        "The objective this variant trains with (public weights alpha = gamma = 0.01, beta = 0.5)."
-        return AIMSTFLoss(cmd=self.config["cmd"])
+# %% ../../nbs/14_aimstf.ipynb #536a4dc1
+@patch
+def forward(self: AIMSTF, face, eeg, return_internals: bool = False):
+    "`AIMSTFOutput`; with `return_internals=True`, `(output, internals)`."
+    self.check_inputs(face, eeg)
+    internals = {} if return_internals else None
+    f = self.face(face)
+    e = self.eeg(eeg, internals)
+    if self.norm_eeg is not None:  # feature_norm="batch": both features on one scale before the fusion
+        e, f = self.norm_eeg(e), self.norm_face(f)
+    o = self.fusion(e, f)
+    out = AIMSTFOutput(o["sp_eeg"], o["sp_face"], o["sh_eeg"], o["sh_face"], o["fc1"], o["fc2"], o["logits"])
+    if not return_internals:
+        return out
+    internals.update(fusion_weights=o["weights"].detach(), eeg_feature=e.detach(), face_feature=f.detach(),
+                     com=o["com"].detach())
+    return out, internals
 
-    def reference_state_dict(self) -> dict:
-        "This model's weights under the public code's state-dict names (reference-shaped models only)."
-        if self.config["scores"] != "shared" or not self.config["keep_unused"]:
-            raise ValueError("only a model with scores='shared' and keep_unused=True has the public code's parameters")
-        return {to_reference_key(k): v for k, v in self.state_dict().items()}
+# %% ../../nbs/14_aimstf.ipynb #69eac9ee
+@patch
+def default_loss(self: AIMSTF) -> AIMSTFLoss:
+    "The objective this variant trains with (public weights alpha = gamma = 0.01, beta = 0.5)."
+    return AIMSTFLoss(cmd=self.config["cmd"])
 
-    def extra_repr(self):
-        return f"variant={self.variant!r}, " + ", ".join(f"{k}={v!r}" for k, v in self.config.items())
+# %% ../../nbs/14_aimstf.ipynb #4b8ed93c
+@patch
+def reference_state_dict(self: AIMSTF) -> dict:
+    "This model's weights under the public code's state-dict names (reference-shaped models only)."
+    if self.config["scores"] != "shared" or not self.config["keep_unused"]:
+        raise ValueError("only a model with scores='shared' and keep_unused=True has the public code's parameters")
+    return {to_reference_key(k): v for k, v in self.state_dict().items()}
+
+# %% ../../nbs/14_aimstf.ipynb #da3b74d4
+@patch
+def extra_repr(self: AIMSTF):
+    return f"variant={self.variant!r}, " + ", ".join(f"{k}={v!r}" for k, v in self.config.items())
 
 # %% ../../nbs/14_aimstf.ipynb #bd69c18b
 _KEY_MAP = [  # (public name prefix, kit name prefix); {i} is a layer index
@@ -142,7 +161,7 @@ _KEY_MAP = [  # (public name prefix, kit name prefix); {i} is a layer index
     ("fc.0.", "fusion.out."),
 ]
 
-
+# %% ../../nbs/14_aimstf.ipynb #aab4bb82
 def _rules(forward: bool):
     out = []
     for a, b in _KEY_MAP:
@@ -151,10 +170,10 @@ def _rules(forward: bool):
         out.append((re.compile(pat), dst))
     return out
 
-
+# %% ../../nbs/14_aimstf.ipynb #b871cdaa
 _TO_KIT, _TO_REF = _rules(True), _rules(False)
 
-
+# %% ../../nbs/14_aimstf.ipynb #5ee91900
 def _translate(key: str, rules) -> Optional[str]:
     for pat, dst in rules:
         m = pat.match(key)
@@ -162,12 +181,12 @@ def _translate(key: str, rules) -> Optional[str]:
             return dst.replace("{i}", m.groupdict().get("i") or "") + key[m.end():]
     return None
 
-
+# %% ../../nbs/14_aimstf.ipynb #244e40ae
 def to_kit_key(key: str) -> Optional[str]:
     "The kit's name for a public-code state-dict key (None if unknown)."
     return _translate(key, _TO_KIT)
 
-
+# %% ../../nbs/14_aimstf.ipynb #92980623
 def to_reference_key(key: str) -> str:
     "The public code's name for a kit state-dict key."
     k = _translate(key, _TO_REF)
@@ -175,19 +194,24 @@ def to_reference_key(key: str) -> str:
         raise KeyError(f"{key} has no public-code counterpart")
     return k
 
-
-def load_reference(path_or_state_dict, num_classes: Optional[int] = None, **kw) -> AIMSTF:
-    """A `"reference"` AIMSTF with the weights of a public-code checkpoint: a path (read with
-    `torch.load(..., weights_only=True)`) or a state dict (a dict holding a `state_dict` entry is
-    accepted too). `num_classes` is read from the checkpoint unless given. Keys the public code never
-    uses are kept aside and listed in `model.ignored_keys`; unknown or missing keys are an error."""
-    src = path_or_state_dict
+# %% ../../nbs/14_aimstf.ipynb #8bd3dfa8
+def _public_state_dict(src) -> dict:
+    "The public-code state dict in `src`: a path (read with `weights_only=True`), a state dict, or a dict holding one."
     if isinstance(src, (str, Path)):
         src = torch.load(src, map_location="cpu", weights_only=True)
     if isinstance(src, dict) and "state_dict" in src and isinstance(src["state_dict"], dict):
         src = src["state_dict"]
     if not isinstance(src, dict) or "fc.0.weight" not in src:
         raise ValueError("not a public AIMSTF-SSFF state dict (no 'fc.0.weight')")
+    return src
+
+# %% ../../nbs/14_aimstf.ipynb #3a2125e9
+def load_reference(path_or_state_dict, num_classes: Optional[int] = None, **kw) -> AIMSTF:
+    """A `"reference"` AIMSTF with the weights of a public-code checkpoint: a path (read with
+    `torch.load(..., weights_only=True)`) or a state dict (a dict holding a `state_dict` entry is
+    accepted too). `num_classes` is read from the checkpoint unless given. Keys the public code never
+    uses are kept aside and listed in `model.ignored_keys`; unknown or missing keys are an error."""
+    src = _public_state_dict(path_or_state_dict)
     c = src["fc.0.weight"].shape[0]
     if num_classes is not None and num_classes != c:
         raise ValueError(f"the checkpoint has {c} output(s), not num_classes={num_classes}")

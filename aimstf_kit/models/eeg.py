@@ -7,14 +7,13 @@ __all__ = ['n_params', 'MultiScaleTemporal', 'ElectrodeAttention', 'SqueezeExcit
            'EEGEncoder']
 
 # %% ../../nbs/10_eeg.ipynb #729c704a
-import math
 from typing import Literal, Optional
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
+# %% ../../nbs/10_eeg.ipynb #c2c122e6
 def n_params(m: nn.Module, trainable_only: bool = False) -> int:
     "Number of parameters of a module."
     return sum(p.numel() for p in m.parameters() if p.requires_grad or not trainable_only)
@@ -49,7 +48,7 @@ def _init_projections(m: nn.Module, dim: int, n: int) -> None:
     nn.init.xavier_uniform_(m.out_proj.weight)
     nn.init.zeros_(m.out_proj.bias)
 
-
+# %% ../../nbs/10_eeg.ipynb #13cd5b81
 class ElectrodeAttention(nn.Module):
     """Multi-head self-attention on (B, 32, E) features, over the batch (`over='batch'`, the public code)
     or over the 32 electrodes of each sample (`over='electrodes'`). Returns (B, 32, E) and the
@@ -96,11 +95,19 @@ class SqueezeExcite(nn.Module):
         s = torch.sigmoid(self.expand(F.relu(self.reduce(x.mean(-1, keepdim=True)))))
         return x * s, s[..., 0]
 
-
+# %% ../../nbs/10_eeg.ipynb #46e00430
 def _conv_bn(cin, cout, k=3):
     return nn.ModuleDict({"conv": nn.Conv1d(cin, cout, k, padding=k // 2), "bn": nn.BatchNorm1d(cout)})
 
+# %% ../../nbs/10_eeg.ipynb #330f7138
+class _UnusedAttention(nn.Module):
+    "Holds the weights of the public code's never-called per-block attention (2*dim x dim projection + out_proj)."
 
+    def __init__(self, dim):
+        super().__init__()
+        _init_projections(self, dim, 2)
+
+# %% ../../nbs/10_eeg.ipynb #06beac37
 class DualFlowBlock(nn.Module):
     "Temporal flow (conv + attention) plus spatial flow (conv across electrodes + SE): (B, 32, T) -> (B, 32, T)."
 
@@ -123,20 +130,12 @@ class DualFlowBlock(nn.Module):
         s, se_w = self.se(s)
         return a + s, attn_map, se_w
 
-
-class _UnusedAttention(nn.Module):
-    "Holds the weights of the public code's never-called per-block attention (2*dim x dim projection + out_proj)."
-
-    def __init__(self, dim):
-        super().__init__()
-        _init_projections(self, dim, 2)
-
 # %% ../../nbs/10_eeg.ipynb #26f490bf
 def level_weights(c: torch.Tensor) -> torch.Tensor:
     "Weights of the earlier levels from their cosine similarities `c` (B, i): 1 - c for i = 1, 1 - softmax(c) otherwise."
     return 1 - (c if c.shape[1] == 1 else torch.softmax(c, dim=1))
 
-
+# %% ../../nbs/10_eeg.ipynb #1845cb5b
 class LevelGate(nn.Module):
     "GRU-like merge of the block output C and the weighted earlier levels W: (B, 32, T) x 2 -> (B, 32, T), and u."
 
@@ -154,7 +153,7 @@ class LevelGate(nn.Module):
         m = u * h + (1 - u) * g
         return F.leaky_relu(self.out["bn"](self.out["conv"](m))), u
 
-
+# %% ../../nbs/10_eeg.ipynb #2e847f57
 class EEGEncoder(nn.Module):
     """AIMSTF's EEG branch: (B, 32, 128) -> (B, 128). `forward(x, internals=None)`: pass a dict to
     receive per-level similarities, weights, gate activations, attention maps and SE weights."""
@@ -170,6 +169,11 @@ class EEGEncoder(nn.Module):
                                                   keep_unused=keep_unused) for _ in range(n_levels))
         self.gates = nn.ModuleList(LevelGate(n_electrodes, hidden) for _ in range(n_levels))
         self.head = nn.Linear(n_electrodes * t_len, feature_size)
+
+    @property
+    def batch_dependent(self) -> bool:
+        "True when a sample's feature depends on the rest of its batch (attention over the batch)."
+        return any(b.attn.over == "batch" for b in self.blocks)
 
     def forward(self, x, internals: Optional[dict] = None):
         p = [self.temporal(x)]

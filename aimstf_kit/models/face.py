@@ -12,8 +12,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .eeg import n_params
-
 # %% ../../nbs/11_face.ipynb #69039a2a
 def frame_cnn(pool_first: bool = False) -> nn.Sequential:
     "(N, 3, 64, 64) -> (N, 128, 6, 6): conv3-ReLU-maxpool3/2 x 3 (32, 64, 128 channels); `pool_first` swaps ReLU and pooling (exact)."
@@ -57,7 +55,7 @@ class ConvLSTM(nn.Module):
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-
+# %% ../../nbs/11_face.ipynb #7e8f8196
 class FaceEncoder(nn.Module):
     "DeepVANet-style face branch: (B, T, 3, 64, 64) RGB in [0, 1] -> (B, 128)."
 

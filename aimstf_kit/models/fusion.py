@@ -12,13 +12,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .eeg import n_params
-
 # %% ../../nbs/12_fusion.ipynb #5785b3d1
 def _two_linear(d_in: int, d_mid: int, d_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(d_in, d_mid), nn.Linear(d_mid, d_out))
 
-
+# %% ../../nbs/12_fusion.ipynb #b51c26e8
 class SpecificSharedFusion(nn.Module):
     """(eeg (B, 128), face (B, 128)) -> dict of sp_eeg, sp_face, sh_eeg, sh_face (B, 32), com (B, 32),
     weights (B, 3), fc1 (B, 48), fc2 (B, 48), logits (B, C) (or (B,) after a sigmoid when C = 1)."""
