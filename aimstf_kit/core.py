@@ -7,8 +7,8 @@ __all__ = ['DEAP_EEG_CHANNELS', 'DEAP_PERIPHERAL_CHANNELS', 'DEAP_CHANNELS', 'EE
            'MAHNOB_CHANNELS', 'DEAP_FS', 'DEAP_BASELINE_SECONDS', 'DEAP_TRIAL_SECONDS', 'DEAP_VIDEO_FPS',
            'DEAP_VIDEO_SUBJECTS', 'MAHNOB_FS', 'MAHNOB_PRESTIM_SECONDS', 'MAHNOB_VIDEO_FPS', 'MODEL_FS', 'RATING_NAMES',
            'LabelRuleName', 'binarize', 'LabelRule', 'seed_everything', 'Config', 'PrepareConfig', 'SubjectRecord',
-           'describe_record', 'trial_id', 'DataFormatError', 'plot_trial', 'tune_cpu_allocator', 'umask_mode',
-           'atomic_write']
+           'describe_record', 'describe_subjects', 'trial_id', 'DataFormatError', 'plot_trial', 'tune_cpu_allocator',
+           'umask_mode', 'atomic_write']
 
 # %% ../nbs/00_core.ipynb #72d7e651
 import dataclasses
@@ -293,6 +293,22 @@ def describe_record(rec: SubjectRecord) -> dict:
     return dict(subject=rec.subject, trials=rec.n_trials, fs=rec.fs, stimulus_s=float(rec.stimulus_seconds.mean()),
                 baseline_s=float(rec.baseline_seconds.mean()), videos=int(rec.has_video.sum()),
                 valence_high=int(binarize(rec.rating("valence")).sum()), skipped=rec.skipped)
+
+
+def describe_subjects(subjects: Sequence[int], read, dataset: str, root, progress: bool = True) -> list:
+    """`describe_record` of each of `subjects`, read with `read(subject)`; the readers' warnings are silenced
+    (they are in each record's `skipped`). FileNotFoundError naming `root` if there is no subject."""
+    from tqdm.auto import tqdm
+    import warnings
+    if not subjects:
+        raise FileNotFoundError(f"{root}: no {dataset.upper()} subject found")
+    rows = []
+    for s in tqdm(subjects, desc=f"reading {dataset}", unit="subject", disable=not progress):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # reported through `skipped`
+            rows.append(describe_record(read(s)))
+    return rows
+
 
 # %% ../nbs/00_core.ipynb #54009b04
 def trial_id(subject, trial) -> np.ndarray:

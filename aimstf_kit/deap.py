@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from .core import (DEAP_BASELINE_SECONDS, DEAP_CHANNELS, DEAP_FS, DEAP_PERIPHERAL_CHANNELS,
-                             DataFormatError, SubjectRecord, describe_record)
+                             DataFormatError, SubjectRecord, describe_subjects)
 
 # %% ../nbs/01_deap.ipynb #03d0a41e
 class UnsafePickleError(DataFormatError):
@@ -250,14 +249,6 @@ def read_subject(root, subject: int, ratings: Optional[dict] = None) -> SubjectR
 def describe(root, progress: bool = True) -> list[dict]:
     "Read every subject of the DEAP tree under `root`; return one `describe_record` dict per subject."
     path = Path(root)
-    subjects = list_subjects(path)
     ratings = read_ratings_csv(path / "metadata_csv" / "participant_ratings.csv")
-    if not subjects:
-        raise FileNotFoundError(f"{root}: no DEAP subject found")
-    rows = []
-    for s in tqdm(subjects, desc="reading deap", unit="subject", disable=not progress):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # reported through `skipped`
-            rec = read_subject(path, s, ratings=ratings)
-        rows.append(describe_record(rec))
-    return rows
+    return describe_subjects(list_subjects(path), lambda s: read_subject(path, s, ratings=ratings), "deap", root, progress)
+

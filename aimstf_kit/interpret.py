@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .core import DEAP_EEG_CHANNELS
+from .core import DEAP_EEG_CHANNELS, atomic_write
 from .models.registry import batch_dependent, has_internals, modality_of
 from .runs import Run
 
@@ -539,7 +539,7 @@ def _save_arrays(exm: Explanation, ex1: Explanation, path: Path) -> None:
     for k in ("level_weights", "gate", "fusion_weights", "prob", "pred", "label", "index"):
         if getattr(exm, k) is not None:
             arrays[k] = getattr(exm, k)
-    np.savez_compressed(path, **arrays)
+    atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
 
 # %% ../nbs/30_interpret.ipynb #e31cb311
 def _sample_info(fold: Fold, index: int, ex1: Explanation, exm: Explanation, files: list) -> dict:
@@ -569,7 +569,7 @@ def explain_sample(fold: Fold, index: int, out, max_class_samples: int = 256, ig
     written = _sample_figures(exm, ex1, one.get("face"), pos, out)
     _save_arrays(exm, ex1, out / "explanation.npz")
     info = _sample_info(fold, index, ex1, exm, [str(p) for p in written] + [str(out / "explanation.npz")])
-    (out / "explanation.json").write_text(json.dumps(info, indent=1))
+    atomic_write(out / "explanation.json", lambda f: f.write(json.dumps(info, indent=1).encode()))
     return info
 
 # %% ../nbs/30_interpret.ipynb #0c594c3c

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['SCENARIOS', 'checks', 'run']
 
-# %% ../nbs/23_synthetic_cv.ipynb #6e61346e
+# %% ../nbs/23_synthetic_cv.ipynb #ae19f4d7
 import json
 import sys
 import time
@@ -13,17 +13,18 @@ from pathlib import Path
 
 import torch
 
+from .core import atomic_write
 from .experiments import synthetic_cv
 from .train import TrainConfig
 
-# %% ../nbs/23_synthetic_cv.ipynb #4941609f
+# %% ../nbs/23_synthetic_cv.ipynb #70e37963
 SCENARIOS = {  # the models each check needs
     "complementary": ("aimstf", "eeg-only", "face-only"),
     "both": ("aimstf",),
     "eeg": ("face-only",),
 }
 
-# %% ../nbs/23_synthetic_cv.ipynb #7c644b79
+# %% ../nbs/23_synthetic_cv.ipynb #256ec335
 def checks(means: dict) -> list:
     "(scenario, description, value, passed) for every check whose scenario was run."
     out = []
@@ -39,7 +40,7 @@ def checks(means: dict) -> list:
         out.append(("eeg", "face-only within 0.10 of chance (0.5)", v, abs(v - 0.5) <= 0.10))
     return out
 
-# %% ../nbs/23_synthetic_cv.ipynb #7dc84c7c
+# %% ../nbs/23_synthetic_cv.ipynb #ca6b11a0
 def _scenario_rows(df, sc: str, models) -> tuple:
     "`({model: mean test accuracy}, markdown rows)` of one scenario's results."
     means, rows = {}, []
@@ -51,7 +52,7 @@ def _scenario_rows(df, sc: str, models) -> tuple:
                     f"{d['test_accuracy'].round(3).tolist()} |")
     return means, rows
 
-# %% ../nbs/23_synthetic_cv.ipynb #2a7b2ea6
+# %% ../nbs/23_synthetic_cv.ipynb #307a4f44
 def _markdown(header: str, rows: list, res: list) -> str:
     "learning.md: the setup line, the table of results and the table of checks."
     lines = [header, "",
@@ -61,7 +62,7 @@ def _markdown(header: str, rows: list, res: list) -> str:
     lines += [f"| {sc}: {d} | {v:.3f} | {'yes' if ok else 'NO'} |" for sc, d, v, ok in res]
     return "\n".join(lines) + "\n"
 
-# %% ../nbs/23_synthetic_cv.ipynb #49b24422
+# %% ../nbs/23_synthetic_cv.ipynb #2491b3fd
 def run(out: Path, only=None, trials=40, seconds=20, epochs=20, patience=20, strength=1.5, jobs=1, progress=True) -> dict:
     "Run the scenarios; return {scenario: {model: mean test accuracy}} and write OUT/learning.md."
     out = Path(out)
@@ -81,8 +82,8 @@ def run(out: Path, only=None, trials=40, seconds=20, epochs=20, patience=20, str
               f"torch {torch.__version__}, {torch.get_num_threads()} threads, {time.perf_counter() - t_all:.0f} s")
     res = checks(means)
     text = _markdown(header, rows, res)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "learning.md").write_text(text)
-    (out / "learning.json").write_text(json.dumps(dict(means=means, checks=[list(c) for c in res]), indent=1, default=str))
+    js = json.dumps(dict(means=means, checks=[list(c) for c in res]), indent=1, default=str)
+    atomic_write(out / "learning.md", lambda f: f.write(text.encode()))
+    atomic_write(out / "learning.json", lambda f: f.write(js.encode()))
     print(text)
     return dict(means=means, checks=res)

@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from .core import (DEAP_EEG_CHANNELS, MAHNOB_PERIPHERAL_CHANNELS, DataFormatError, SubjectRecord,
-                             describe_record)
+                             describe_subjects)
 
 # %% ../nbs/02_mahnob.ipynb #67e6d9c4
 class NoRatingsError(DataFormatError):
@@ -243,13 +242,5 @@ def describe(root, progress: bool = True) -> list[dict]:
     "Read every subject of the MAHNOB-HCI tree under `root`; return one `describe_record` dict per subject."
     path = Path(root)
     index = index_sessions(path)
-    subjects = sorted(index[0])
-    if not subjects:
-        raise FileNotFoundError(f"{root}: no MAHNOB subject found")
-    rows = []
-    for s in tqdm(subjects, desc="reading mahnob", unit="subject", disable=not progress):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # reported through `skipped`
-            rec = read_subject(path, s, index=index)
-        rows.append(describe_record(rec))
-    return rows
+    return describe_subjects(sorted(index[0]), lambda s: read_subject(path, s, index=index), "mahnob", root, progress)
+

@@ -58,9 +58,10 @@ def test_attributions_find_the_planted_cues(tmp_path):
     each explained by the fold model that held it out."""
     import torch
     from aimstf_kit.core import DEAP_EEG_CHANNELS
-    from aimstf_kit.datasets import make_splits, open_cache
+    from aimstf_kit.cache import open_cache
     from aimstf_kit.experiments import synthetic_cv
     from aimstf_kit.interpret import _batch, explain, load_fold, lower_half_share
+    from aimstf_kit.splits import make_splits
     from aimstf_kit.train import TrainConfig
     torch.set_num_threads(2)
     cfg = TrainConfig(epochs=20, patience=20, batch_size=32, lr=1e-3, schedule="cosine", eeg_augment="spectral")
