@@ -249,6 +249,7 @@ def read_subject(root, subject: int, ratings: Optional[dict] = None) -> SubjectR
 def describe(root, progress: bool = True) -> list[dict]:
     "Read every subject of the DEAP tree under `root`; return one `describe_record` dict per subject."
     path = Path(root)
+    subjects = list_subjects(path)  # first: a missing tree is reported as such
     ratings = read_ratings_csv(path / "metadata_csv" / "participant_ratings.csv")
-    return describe_subjects(list_subjects(path), lambda s: read_subject(path, s, ratings=ratings), "deap", root, progress)
+    return describe_subjects(subjects, lambda s: read_subject(path, s, ratings=ratings), "deap", root, progress)
 

@@ -12,6 +12,7 @@ import csv
 import functools
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -338,8 +339,10 @@ def start(args, **kw) -> subprocess.Popen:
 def entries(root: Path) -> dict:
     "Every file and folder under `root` (temporaries included) with its mtime."
     out = {}
-    if root.exists():
-        for p in root.rglob("*"):
+    # os.walk skips a folder that disappears while it is listed (a temporary folder renamed into place)
+    for d, dirs, files in os.walk(root):
+        for name in dirs + files:
+            p = Path(d) / name
             try:
                 out[p] = p.stat().st_mtime_ns
             except FileNotFoundError:  # renamed or removed while we looked
@@ -356,11 +359,14 @@ def temporary(p: Path) -> bool:
     return p.name.startswith(".")
 
 
-def kill_at(args, root: Path, moments: dict) -> list:
+def kill_at(args, root: Path, moments: dict, reset=None) -> list:
     """Start `aimstf *args` once per moment and SIGKILL it as soon as `moments[what](before)` holds (`before`:
-    `entries(root)` at the start); after every kill, no file under `root` may be torn. Returns what happened."""
+    `entries(root)` at the start); after every kill, no file under `root` may be torn. Returns what happened.
+    `reset()`, if given, is called before a moment when the previous run finished unkilled (nothing left to do)."""
     history = []
     for what, cond in moments.items():
+        if reset is not None and history and history[-1].endswith("not reached"):
+            reset()
         before = entries(root)
         p = start(args(before))
         hit = wait_for(lambda: cond(before), p, timeout=120)
@@ -383,18 +389,22 @@ def complete(args) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def deap_tree(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("atomic") / "DEAP"
-    synth_deap(root, SynthConfig(subjects=3, trials=10, seconds=2, video=False, signal="eeg", seed=3), progress=False)
+    synth_deap(root, SynthConfig(subjects=3, trials=10, seconds=4, video=False, signal="eeg", seed=3), progress=False)
     return root
 
 
 def test_prepare_killed_leaves_no_torn_file(deap_tree, tmp_path):
     cache = tmp_path / "cache"
     args = ["prepare", "deap", deap_tree, cache, "--no-faces", "--quiet"]
+    # a subject's temporary folder lives for milliseconds, so the kills also come at moments that last:
+    # right after the first subject is in place (the second is being prepared), at a manifest update
+    has = lambda name: lambda before: any(p.name == name and p not in before for p in entries(cache))
     history = kill_at(lambda before: args, cache, {
-        "mid subject write": lambda before: fresh(cache, before, temporary),
+        "first subject in place": has("s001"),
         "manifest written": lambda before: fresh(cache, before, lambda p: p.name == "manifest.json"),
-        "mid subject write again": lambda before: fresh(cache, before, temporary),
-    })
+        "mid subject write": lambda before: fresh(cache, before, temporary),
+        "second subject in place": has("s002"),
+    }, reset=lambda: shutil.rmtree(cache, ignore_errors=True))  # a finished run leaves nothing to interrupt
     assert sum(h.endswith("killed") for h in history) >= 2, history
     complete(args)
     assert not torn_files(cache)

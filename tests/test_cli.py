@@ -1,9 +1,5 @@
 """The `aimstf` console script, end to end in a subprocess, as a user runs it."""
-import shutil
 import subprocess
-import sys
-
-import pytest
 
 import aimstf_kit
 

@@ -134,3 +134,54 @@ def test_path_hack_detector():
     assert path_hacks('sys.path.insert(0, str(ROOT / "benchmarks"))')
     assert path_hacks('B = ROOT / "benchmarks"\nimport sys\nsys.path.append(str(B))')
     assert not path_hacks('sys.path.insert(0, str(ROOT))\nx = "benchmarks"')
+
+
+# The layers of README's "Architecture" table, bottom first: a module may import (at the top or inside a
+# function) only modules of its own layer or of the layers before it.
+LAYERS = [
+    ["core"],
+    ["deap", "mahnob", "synth", "faces"],
+    ["cache"],
+    ["prepare"],
+    ["splits", "datasets"],
+    ["models.registry", "models.eeg", "models.face", "models.fusion", "losses", "models.aimstf", "models.baselines",
+     "models"],
+    ["metrics", "train"],
+    ["runs"],
+    ["experiments", "learning"],
+    ["interpret", "explorer"],
+    ["cli"],
+]
+
+
+def kit_imports(path: Path) -> set:
+    "The kit modules a module imports anywhere in its code (relative or absolute), as dotted names under aimstf_kit."
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    pkg = path.relative_to(LIB).with_suffix("").parts[:-1]
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = list(pkg[:len(pkg) - node.level + 1]) + (node.module.split(".") if node.module else [])
+            elif node.module and node.module.startswith("aimstf_kit"):
+                base = node.module.split(".")[1:]
+            else:
+                continue
+            names = [".".join(base)] if base else []
+            if not node.module or not base:  # `from . import deap` / `from aimstf_kit import mahnob`
+                names = [".".join(base + [a.name]) for a in node.names]
+            out.update(n for n in names if n)
+        elif isinstance(node, ast.Import):
+            out.update(a.name.split(".", 1)[1] for a in node.names if a.name.startswith("aimstf_kit."))
+    return out
+
+
+def test_imports_follow_the_layers():
+    layer = {m: i for i, ms in enumerate(LAYERS) for m in ms}
+    mods = {p: ".".join(p.relative_to(LIB).with_suffix("").parts).removesuffix(".__init__") for p in lib_modules()
+            if p.name != "__init__.py" or p.parent != LIB}
+    missing = sorted(m for m in mods.values() if m not in layer)
+    assert not missing, f"modules missing from LAYERS (add them to README's Architecture table too): {missing}"
+    bad = [f"{m} (layer {layer[m]}) imports {d} (layer {layer[d]})" for p, m in mods.items()
+           for d in sorted(kit_imports(p)) if d in layer and layer[d] > layer[m]]
+    assert not bad, "imports against the layering:\n" + "\n".join(bad)
