@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['CACHE_FORMAT', 'cache_key', 'subject_dir', 'SubjectSamples', 'write_subject', 'read_manifest', 'write_manifest',
-           'start_cache', 'subject_is_current', 'add_subject', 'finish_cache', 'cache_report', 'ConcatArray',
-           'CacheError', 'Cache', 'open_cache', 'sample_index']
+           'start_cache', 'subject_is_current', 'add_subject', 'fail_subject', 'finish_cache', 'cache_report',
+           'ConcatArray', 'CacheError', 'Cache', 'open_cache', 'sample_index']
 
 # %% ../nbs/05_cache.ipynb #d9f0dd6c
 import hashlib
@@ -31,8 +31,9 @@ _MANIFEST = "manifest.json"
 
 
 def cache_key(dataset: str, cfg: PrepareConfig) -> str:
-    "12-hex-digit key of a cache's content parameters."
-    blob = json.dumps({"format": CACHE_FORMAT, "dataset": dataset, "config": cfg.to_dict()}, sort_keys=True)
+    "12-hex-digit key of a cache's content parameters: format, dataset, every `cfg` field and its effective EEG steps."
+    blob = json.dumps({"format": CACHE_FORMAT, "dataset": dataset, "config": cfg.to_dict(),
+                       "eeg_steps": cfg.eeg_steps(dataset)}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
@@ -121,7 +122,7 @@ def start_cache(cache, dataset: str, cfg: PrepareConfig, source_root, rating_nam
         raise DataFormatError(cdir / _MANIFEST, f"belongs to cache key {manifest.get('key')}, not {key}: "
                               "the folder was renamed or edited")
     manifest.update(format=CACHE_FORMAT, kit_version=aimstf_kit.__version__, dataset=dataset, key=key,
-                    config=cfg.to_dict(), source_root=str(Path(source_root).resolve()), rating_names=list(rating_names),
+                    config=cfg.to_dict(), eeg_steps=cfg.eeg_steps(dataset), source_root=str(Path(source_root).resolve()), rating_names=list(rating_names),
                     labels="raw 1-9 ratings; binarised at load time with a stated rule (default rating >= 5)")
     manifest.setdefault("subjects", {})
     return cdir, manifest
@@ -137,32 +138,51 @@ def add_subject(cache_dir, manifest: dict, ss: SubjectSamples, extra: dict) -> d
     "Write one subject (`write_subject`), record it in `manifest` and save the manifest; return its entry."
     entry = write_subject(Path(cache_dir), ss, extra)
     manifest["subjects"][str(ss.subject)] = entry
+    manifest.get("failed", {}).pop(str(ss.subject), None)
     manifest["complete"] = False
     write_manifest(cache_dir, manifest)
     return entry
 
 
-def finish_cache(cache_dir, manifest: dict, subjects: Sequence[int]) -> None:
-    "Mark the cache complete if it holds every one of `subjects` (those of the source), and save the manifest."
-    manifest["complete"] = all(str(s) in manifest["subjects"] for s in subjects)
+def fail_subject(cache_dir, manifest: dict, subject: int, path, reason: str) -> None:
+    """Record that `subject` could not be prepared (`path`: the file at fault, `reason`: why) in the manifest's
+    `failed` and save it; the other subjects are unaffected, and a later run tries the subject again."""
+    manifest.setdefault("failed", {})[str(subject)] = dict(file=str(path), reason=reason)
+    write_manifest(cache_dir, manifest)
+
+
+def finish_cache(cache_dir, manifest: dict, subjects: Sequence[int], missing: Sequence = ()) -> None:
+    """Mark the cache complete if it holds every one of `subjects` (those of the source) and none failed; record
+    `missing` ((path, reason) of source participants with no signal file) and save the manifest."""
+    manifest["missing_sources"] = [[str(p), why] for p, why in missing]
+    manifest["complete"] = all(str(s) in manifest["subjects"] for s in subjects) and not manifest.get("failed")
     write_manifest(cache_dir, manifest)
 
 # %% ../nbs/05_cache.ipynb #9b34fd81
 def cache_report(cache_dir) -> dict:
-    "Totals over a cache's subjects: subjects, samples, samples with faces, face frames requested and missed, skips."
-    subs = read_manifest(cache_dir).get("subjects", {}).values()
+    """Totals over a cache's subjects: subjects, samples, samples with faces, face frames requested and missed,
+    skips, subjects stored without face arrays (`eeg_only_subjects`), and the subjects that could not be
+    prepared (`failed`, {subject: {file, reason}}) or have no signal file (`missing_sources`)."""
+    man = read_manifest(cache_dir)
+    subs = man.get("subjects", {}).values()
     return dict(subjects=len(subs), samples=sum(e["n"] for e in subs), face_samples=sum(e["face_samples"] for e in subs),
                 face_frames_requested=sum(e["face_frames_requested"] for e in subs),
                 face_frames_missed=sum(e["face_frames_missed"] for e in subs),
-                skipped=sum(len(e["skipped"]) for e in subs))
+                skipped=sum(len(e["skipped"]) for e in subs), eeg_only_subjects=sum(bool(e.get("eeg_only")) for e in subs),
+                failed=man.get("failed", {}), missing_sources=man.get("missing_sources", []))
 
 # %% ../nbs/05_cache.ipynb #1d182dac
 class ConcatArray:
-    "Read-only concatenation of arrays (e.g. per-subject memmaps) along axis 0; `None` parts read as zeros."
+    """Read-only concatenation of arrays (e.g. per-subject memmaps) along axis 0; `None` parts read as zeros.
+    `lengths`: the rows of each part (needed for `None` parts, which otherwise have none)."""
 
-    def __init__(self, parts: Sequence, shape_tail: tuple, dtype):
+    def __init__(self, parts: Sequence, shape_tail: tuple, dtype, lengths: Optional[Sequence[int]] = None):
         self.parts = list(parts)
-        self.lengths = np.array([len(p) if p is not None else 0 for p in parts], dtype=np.int64)
+        if lengths is None:
+            lengths = [len(p) if p is not None else 0 for p in parts]
+        if len(lengths) != len(self.parts) or any(p is not None and len(p) != n for p, n in zip(self.parts, lengths)):
+            raise ValueError(f"ConcatArray: lengths {list(lengths)} do not match the parts")
+        self.lengths = np.asarray(lengths, dtype=np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(self.lengths)])
         self.shape = (int(self.offsets[-1]),) + tuple(shape_tail)
         self.dtype = np.dtype(dtype)
@@ -216,7 +236,7 @@ class Cache:
     manifest: dict
     subjects: list  # subject ids in cache order
     eeg: ConcatArray  # (N, 32, 128) float32
-    faces: Optional[ConcatArray]  # (N, 5, 64, 64, 3) uint8; None for an EEG-only cache
+    faces: Optional[ConcatArray]  # (N, 5, 64, 64, 3) uint8, zeros for faceless subjects; None for an EEG-only cache
     has_face: np.ndarray  # (N,) bool
     ratings: np.ndarray  # (N, 4) float32, columns `rating_names`
     subject: np.ndarray  # (N,)
@@ -251,10 +271,15 @@ class Cache:
             raise KeyError(f"{self.path}: the cache has ratings {self.rating_names}, not {target!r}")
         return binarize(self.ratings[:, self.rating_names.index(target)], threshold, rule)
 
-    def __repr__(self):
-        f = "EEG only" if self.faces is None else f"{int(self.has_face.sum())} with faces"
-        return (f"Cache({self.dataset}, {len(self.subjects)} subjects, {len(self)} samples ({f}), "
-                f"key {self.manifest['key']}, at {self.path})")
+# %% ../nbs/05_cache.ipynb #bbbe7310
+@patch
+def __repr__(self: Cache):
+    "Subjects, samples (with faces, and subjects without face arrays), key and folder."
+    f = "EEG only" if self.faces is None else f"{int(self.has_face.sum())} with faces"
+    k = 0 if self.faces is None else sum(p is None for p in self.faces.parts)
+    f += f"; {k} of {len(self.subjects)} subjects without face arrays" if k else ""
+    return (f"Cache({self.dataset}, {len(self.subjects)} subjects, {len(self)} samples ({f}), "
+            f"key {self.manifest['key']}, at {self.path})")
 
 # %% ../nbs/05_cache.ipynb #d5152648
 def _find_cache_dir(path: Path) -> Path:
@@ -313,7 +338,7 @@ def open_cache(path, subjects: Optional[Sequence[int]] = None, mmap: bool = True
     n = [len(e) for e in cols["eeg"]]
     eeg = ConcatArray(cols["eeg"], cols["eeg"][0].shape[1:], np.float32)
     with_faces = [f for f in cols["faces"] if f is not None]
-    faces = ConcatArray(cols["faces"], with_faces[0].shape[1:], np.uint8) if with_faces else None
+    faces = ConcatArray(cols["faces"], with_faces[0].shape[1:], np.uint8, lengths=n) if with_faces else None
     cat = lambda k: np.concatenate(cols[k])
     return Cache(path=cdir, manifest=man, subjects=subs, eeg=eeg, faces=faces, has_face=cat("has_face"),
                  ratings=cat("ratings"), subject=np.repeat(np.array(subs), n), trial=cat("trial"),

@@ -34,6 +34,9 @@ def _add_synth(sub) -> None:
     s.add_argument("--missing-videos", type=int, default=0, help="trials per subject left without video (default 0)")
     s.add_argument("--prestim-seconds", type=int, default=30, help="MAHNOB: seconds before stimulus onset (default 30)")
     s.add_argument("--strength", type=float, default=1.0, help="scale of the planted EEG cues (default 1)")
+    s.add_argument("--clean", action="store_true",
+                   help="no real-data irregularities (default: like the real data: short or missing videos, raw BioSemi-like "
+                        "MAHNOB EEG, unrated sessions, extra triggers; listed in OUT/synth_summary.json)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=_synth_cmd)
 
@@ -42,7 +45,8 @@ def _synth_cmd(a) -> int:
     "`aimstf synth`: `synth.synth`, then its summary."
     cfg = SynthConfig(subjects=a.subjects, trials=a.trials, seconds=float(a.seconds), video=not a.no_video,
                       signal=a.signal, seed=a.seed, missing_videos=a.missing_videos,
-                      prestim_seconds=float(a.prestim_seconds), strength=a.strength)
+                      prestim_seconds=float(a.prestim_seconds), strength=a.strength,
+                      realistic=not a.clean)
     print(synth(a.dataset, a.out, cfg, progress=not a.quiet))
     return 0
 
@@ -98,18 +102,34 @@ def _add_prepare(sub) -> None:
                    help="DEAP: seconds into each video where the trial starts (default 0)")
     r.add_argument("--no-faces", action="store_true", help="EEG only: do not decode videos")
     r.add_argument("--workers", type=int, default=1, help="processes decoding videos (default 1)")
+    steps = "'auto' (default: DEAP's .dat none, MAHNOB's raw BDF DEAP's published chain) or 'none'"
+    r.add_argument("--reference", default="auto", choices=["auto", "average", "none"], help=f"EEG reference: {steps}")
+    r.add_argument("--l-freq", default="auto", help=f"band-pass low edge in Hz: {steps}")
+    r.add_argument("--h-freq", default="auto", help=f"band-pass high edge in Hz: {steps}")
+    r.add_argument("--notch", default="auto", help=f"mains notch in Hz (50 or 60): {steps}")
     r.add_argument("--subjects", default=None, help="subset, e.g. 1,2,5-8 (default: all)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=_prepare_cmd)
 
+# %% ../nbs/90_cli.ipynb #579ec1c9
+def _freq_arg(v: str):
+    "A frequency option: 'auto', 'none' (None) or a number of Hz."
+    if v in ("auto", "none"):
+        return None if v == "none" else v
+    try:
+        return float(v)
+    except ValueError:
+        raise SystemExit(f"aimstf prepare: a frequency must be a number of Hz, 'auto' or 'none', got {v!r}") from None
+
 # %% ../nbs/90_cli.ipynb #d8473bce
 def _prepare_cmd(a) -> int:
     "`aimstf prepare`: `prepare.prepare`, then the totals of `cache.cache_report`."
-    from aimstf_kit.cache import cache_report
+    from aimstf_kit.cache import cache_report, read_manifest
     from aimstf_kit.core import PrepareConfig
     from aimstf_kit.prepare import prepare
     cfg = PrepareConfig(segment_seconds=a.segment_seconds, fps=a.fps, face_size=a.face_size,
-                        video_offset=a.video_offset, faces=not a.no_faces)
+                        video_offset=a.video_offset, faces=not a.no_faces, reference=a.reference,
+                        l_freq=_freq_arg(a.l_freq), h_freq=_freq_arg(a.h_freq), notch=_freq_arg(a.notch))
     cdir = prepare(a.dataset, a.root, a.cache, cfg, subjects=_subjects_arg(a.subjects), workers=a.workers,
                    progress=not a.quiet)
     r = cache_report(cdir)
@@ -117,6 +137,11 @@ def _prepare_cmd(a) -> int:
     print(f"{r['subjects']} subjects, {r['samples']} samples ({r['face_samples']} with faces); face detection missed "
           f"{r['face_frames_missed']} of {r['face_frames_requested']} frames (box reused); "
           f"{r['skipped']} recorded skip(s) in the cache's manifest")
+    print(f"{r['eeg_only_subjects']} subject(s) stored without face arrays; EEG steps: {read_manifest(cdir).get('eeg_steps')}")
+    for s, f in r["failed"].items():
+        print(f"  subject {s} FAILED (left out): {f['file']}: {f['reason']}")
+    for p, why in r["missing_sources"]:
+        print(f"  {p}: {why}")
     return 0
 
 # %% ../nbs/90_cli.ipynb #61d8a375
@@ -144,6 +169,10 @@ def _add_cv(sub) -> None:
     m = c.add_argument("--model", default="aimstf", help="one or more of %(names)s, comma-separated (default aimstf)")
     m.names = _Names("aimstf_kit.models.registry", "MODELS")
     c.add_argument("--out", type=Path, required=True, help="run folder for checkpoints and results")
+    c.add_argument("--threshold", type=float, default=5.0, help="label rule: rating RULE THRESHOLD is class 1 (default 5)")
+    c.add_argument("--rule", choices=[">=", ">"], default=">=", help="label rule comparison (default >=: rating >= 5)")
+    c.add_argument("--same-samples", action=argparse.BooleanOptionalAction, default=None,
+                   help="score every model on the same samples (default: on when EEG-only and face models mix)")
     c.add_argument("--epochs", type=int, default=None, help="default from the preset")
     c.add_argument("--batch-size", type=int, default=None)
     c.add_argument("--lr", type=float, default=None)
@@ -173,7 +202,8 @@ def _train_config(a):
     from aimstf_kit.train import PRESETS, TrainConfig
     kw = dict(PRESETS[a.preset or PROTOCOLS[a.protocol].preset], seed=a.seed, patience=a.patience,
               eeg_augment=a.eeg_augment, augment=a.face_augment, precision="bf16" if a.bf16 else "fp32",
-              compile=a.compile, schedule=a.schedule)
+              compile=a.compile, schedule=a.schedule,
+              threshold=a.threshold, rule=a.rule)
     for k in ("epochs", "batch_size", "lr"):
         if getattr(a, k) is not None:
             kw[k] = getattr(a, k)
@@ -186,7 +216,7 @@ def _cv_cmd(a) -> int:
     from aimstf_kit.runs import Run
     df = run_cv(a.cache, a.out, a.protocol, models=_csv_arg(a.model), targets=_csv_arg(a.target), train=_train_config(a),
                 n_folds=a.folds, subjects=_subjects_arg(a.subjects), jobs=a.jobs, resume=a.resume, device=a.device,
-                progress=not a.quiet)
+                progress=not a.quiet, same_samples=a.same_samples)
     print(Run(a.out).table())
     print(f"{len(df)} fold results: {Path(a.out) / 'results.csv'}; summary: {Path(a.out) / 'summary.json'}")
     return 0

@@ -6,9 +6,9 @@
 __all__ = ['DEAP_EEG_CHANNELS', 'DEAP_PERIPHERAL_CHANNELS', 'DEAP_CHANNELS', 'EEG_CHANNELS', 'MAHNOB_PERIPHERAL_CHANNELS',
            'MAHNOB_CHANNELS', 'DEAP_FS', 'DEAP_BASELINE_SECONDS', 'DEAP_TRIAL_SECONDS', 'DEAP_VIDEO_FPS',
            'DEAP_VIDEO_SUBJECTS', 'MAHNOB_FS', 'MAHNOB_PRESTIM_SECONDS', 'MAHNOB_VIDEO_FPS', 'MODEL_FS', 'RATING_NAMES',
-           'LabelRuleName', 'binarize', 'LabelRule', 'seed_everything', 'Config', 'PrepareConfig', 'SubjectRecord',
-           'describe_record', 'describe_subjects', 'trial_id', 'DataFormatError', 'plot_trial', 'tune_cpu_allocator',
-           'umask_mode', 'atomic_write']
+           'LabelRuleName', 'EEG_STEP_FIELDS', 'AUTO_EEG_STEPS', 'binarize', 'LabelRule', 'seed_everything', 'Config',
+           'PrepareConfig', 'SubjectRecord', 'describe_record', 'describe_subjects', 'trial_id', 'DataFormatError',
+           'plot_trial', 'tune_cpu_allocator', 'umask_mode', 'atomic_write']
 
 # %% ../nbs/00_core.ipynb #72d7e651
 import dataclasses
@@ -165,6 +165,36 @@ def _check(cond: bool, cls: str, msg: str):
     if not cond:
         raise ValueError(f"{cls}: {msg}")
 
+# %% ../nbs/00_core.ipynb #e69275ab
+EEG_STEP_FIELDS: tuple[str, ...] = ("reference", "l_freq", "h_freq", "notch")
+"The `PrepareConfig` fields of the EEG steps run before resampling; each may be 'auto'."
+
+AUTO_EEG_STEPS: dict = {
+    "deap": dict(reference="none", l_freq=None, h_freq=None, notch=None),  # already done by DEAP's authors
+    "mahnob": dict(reference="average", l_freq=4.0, h_freq=45.0, notch=50.0),  # raw BDF: DEAP's chain + mains
+}
+"What 'auto' means for each dataset's EEG steps."
+
+# %% ../nbs/00_core.ipynb #5790b9f5
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_eeg_steps(cfg) -> None:
+    "Validate the EEG step fields of a `PrepareConfig` (whole numbers become floats, so 50 and 50.0 share a key)."
+    n, nyq = type(cfg).__name__, cfg.fs / 2
+    _check(cfg.reference in ("auto", "average", "none"), n,
+           f"reference must be 'auto', 'average' (common average reference) or 'none', got {cfg.reference!r}")
+    for k in ("l_freq", "h_freq", "notch"):
+        v = getattr(cfg, k)
+        ok = (isinstance(v, str) and v == "auto") or v is None or (_is_number(v) and 0 < v < nyq)
+        _check(ok, n, f"{k} must be 'auto', None (off) or a frequency in Hz between 0 and fs / 2 = {nyq:g} "
+                      f"(the Nyquist frequency of the prepared samples), got {v!r}")
+        if _is_number(v):
+            object.__setattr__(cfg, k, float(v))
+    if _is_number(cfg.l_freq) and _is_number(cfg.h_freq):
+        _check(cfg.l_freq < cfg.h_freq, n, f"l_freq ({cfg.l_freq:g} Hz) must be below h_freq ({cfg.h_freq:g} Hz)")
+
 # %% ../nbs/00_core.ipynb #1c6f6405
 @dataclass(frozen=True)
 class PrepareConfig(Config):
@@ -178,6 +208,10 @@ class PrepareConfig(Config):
     baseline: Literal["mean-window", "none"] = "mean-window"  # subtract the mean 1-s baseline window
     face_margin: float = 0.2  # crop side = (1 + 2 * margin) * detected box side
     detect_scale: float = 0.5  # the face detector runs on frames downscaled by this factor
+    reference: Literal["auto", "average", "none"] = "auto"  # 'average': common average reference of the 32 EEG channels
+    l_freq: float | Literal["auto"] | None = "auto"  # high-pass edge (Hz) of the zero-phase band-pass; None: no high-pass
+    h_freq: float | Literal["auto"] | None = "auto"  # low-pass edge (Hz); None: no low-pass
+    notch: float | Literal["auto"] | None = "auto"  # mains frequency (Hz, 50 or 60) to notch out; None: no notch
 
     def __post_init__(self):
         n = type(self).__name__
@@ -191,6 +225,7 @@ class PrepareConfig(Config):
         _check(self.baseline in ("mean-window", "none"), n, f"baseline must be 'mean-window' or 'none', got {self.baseline!r}")
         _check(0 <= self.face_margin <= 1, n, f"face_margin must be in [0, 1], got {self.face_margin}")
         _check(0 < self.detect_scale <= 1, n, f"detect_scale must be in (0, 1], got {self.detect_scale}")
+        _check_eeg_steps(self)
 
     @property
     def segment_samples(self) -> int:
@@ -201,6 +236,25 @@ class PrepareConfig(Config):
     def frames_per_segment(self) -> int:
         "Face frames per segment."
         return int(round(self.segment_seconds * self.fps))
+
+# %% ../nbs/00_core.ipynb #1fb4d1e8
+@patch
+def resolve(self: PrepareConfig, dataset: str) -> PrepareConfig:
+    "This configuration with every 'auto' EEG step replaced by `dataset`'s default (`AUTO_EEG_STEPS`)."
+    if dataset not in AUTO_EEG_STEPS:
+        raise ValueError(f"PrepareConfig.resolve: dataset must be one of {sorted(AUTO_EEG_STEPS)}, got {dataset!r}")
+    auto = {k: AUTO_EEG_STEPS[dataset][k] for k in EEG_STEP_FIELDS if getattr(self, k) == "auto"}
+    try:
+        return self.replace(**auto)
+    except ValueError as e:
+        raise ValueError(f"{e} (the 'auto' default for {dataset} does not fit this configuration; set it explicitly)") from None
+
+
+@patch
+def eeg_steps(self: PrepareConfig, dataset: str) -> dict:
+    "The effective EEG steps for `dataset` ('auto' resolved), in the order they run: reference, l_freq, h_freq, notch, fs, baseline."
+    r = self.resolve(dataset)
+    return {k: getattr(r, k) for k in EEG_STEP_FIELDS + ("fs", "baseline")}
 
 # %% ../nbs/00_core.ipynb #f80739dd
 @dataclass
@@ -297,16 +351,21 @@ def describe_record(rec: SubjectRecord) -> dict:
 
 def describe_subjects(subjects: Sequence[int], read, dataset: str, root, progress: bool = True) -> list:
     """`describe_record` of each of `subjects`, read with `read(subject)`; the readers' warnings are silenced
-    (they are in each record's `skipped`). FileNotFoundError naming `root` if there is no subject."""
+    (they are in each record's `skipped`). A subject that cannot be read (`DataFormatError`) gets a row without
+    trials whose `skipped` names the file and the problem. FileNotFoundError naming `root` if there is no subject."""
     from tqdm.auto import tqdm
     import warnings
     if not subjects:
         raise FileNotFoundError(f"{root}: no {dataset.upper()} subject found")
     rows = []
     for s in tqdm(subjects, desc=f"reading {dataset}", unit="subject", disable=not progress):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # reported through `skipped`
-            rows.append(describe_record(read(s)))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # reported through `skipped`
+                rows.append(describe_record(read(s)))
+        except DataFormatError as e:
+            rows.append(dict(subject=int(s), trials=0, fs=float("nan"), stimulus_s=0.0, baseline_s=0.0, videos=0,
+                             valence_high=0, skipped=[(e.path, f"FAILED, subject left out: {e.problem}")]))
     return rows
 
 

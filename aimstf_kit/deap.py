@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['UnsafePickleError', 'SafeUnpickler', 'safe_load', 'load_dat', 'read_ratings_csv', 'video_path', 'list_subjects',
-           'read_subject', 'describe']
+           'read_subject', 'missing_dat_files', 'describe']
 
 # %% ../nbs/01_deap.ipynb #95300e91
 import codecs
@@ -245,11 +245,26 @@ def read_subject(root, subject: int, ratings: Optional[dict] = None) -> SubjectR
         onset=np.full(n, base), end=np.full(n, n_samples), n_samples=np.full(n, n_samples),
         video=videos, source=[dat] * n, skipped=skipped)
 
+# %% ../nbs/01_deap.ipynb #3b9d1e01
+def missing_dat_files(root, ratings: Optional[dict] = None) -> list[tuple[Path, str]]:
+    """`(path, reason)` for every participant of `participant_ratings.csv` without a `.dat` file under `root`
+    (such a participant is left out: there is no signal to read). `ratings`: an already-read `read_ratings_csv`."""
+    root = Path(root)
+    table = ratings if ratings is not None else read_ratings_csv(root / "metadata_csv" / "participant_ratings.csv")
+    have = set(list_subjects(root))
+    return [(root / "data_preprocessed_python" / f"s{p:02d}.dat",
+             f"participant {p} is in participant_ratings.csv but has no .dat file: left out")
+            for p in sorted(set(table) - have)]
+
 # %% ../nbs/01_deap.ipynb #f0ee78b4
 def describe(root, progress: bool = True) -> list[dict]:
-    "Read every subject of the DEAP tree under `root`; return one `describe_record` dict per subject."
+    """Read every subject of the DEAP tree under `root`; return one `describe_record` dict per subject, plus a
+    row without trials for each participant of the ratings CSV whose `.dat` file is missing (see `missing_dat_files`)."""
     path = Path(root)
     subjects = list_subjects(path)  # first: a missing tree is reported as such
     ratings = read_ratings_csv(path / "metadata_csv" / "participant_ratings.csv")
-    return describe_subjects(subjects, lambda s: read_subject(path, s, ratings=ratings), "deap", root, progress)
-
+    rows = describe_subjects(subjects, lambda s: read_subject(path, s, ratings=ratings), "deap", root, progress)
+    for dat, why in missing_dat_files(path, ratings):
+        rows.append(dict(subject=int(dat.stem[1:]), trials=0, fs=DEAP_FS, stimulus_s=0.0, baseline_s=0.0, videos=0,
+                         valence_high=0, skipped=[(dat, why)]))
+    return sorted(rows, key=lambda r: r["subject"])

@@ -134,14 +134,15 @@ def open_video(path):
 
 # %% ../nbs/04_faces.ipynb #20d3b815
 def _crop_frames(cap, flat: np.ndarray, tracker: FaceTracker, faces: np.ndarray, boxes: np.ndarray, have: np.ndarray,
-                 size: int, margin: float) -> tuple[list, int, int]:
+                 size: int, margin: float) -> tuple[list, int, int, Optional[tuple]]:
     """Crop the frames numbered `flat` from `cap` into `faces`/`boxes` (same slots), marking them in `have`.
-    Returns `(pending, missed, frames_read)`; `pending` holds `(slot, frame)` seen before any detection."""
+    Returns `(pending, missed, frames_read, first)`; `pending` holds `(slot, frame)` seen before any detection,
+    `first` is the first box detected (None if none was)."""
     order = np.argsort(flat, kind="stable")
     want = flat[order]
     pending = []  # (slot, frame) with no box yet: before the first detection
     missed = 0
-    k, frame_no, last_frame = 0, 0, None
+    k, frame_no, last_frame, first = 0, 0, None, None
     while k < want.size:
         if not cap.grab():
             break
@@ -160,11 +161,12 @@ def _crop_frames(cap, flat: np.ndarray, tracker: FaceTracker, faces: np.ndarray,
             if box is None:
                 pending.append((slot, rgb))
             else:
+                first = first or box
                 faces[slot], boxes[slot] = crop_face(rgb, box, size, margin), box
                 have[slot] = True
             k += 1
         frame_no += 1
-    return pending, missed, frame_no
+    return pending, missed, frame_no, first
 
 # %% ../nbs/04_faces.ipynb #f7e862a4
 def _crop_pending(pending: list, first: Optional[tuple], faces: np.ndarray, boxes: np.ndarray, have: np.ndarray,
@@ -193,7 +195,8 @@ def extract_faces(path, n_segments: int, fps: int = 5, offset: float = 0.0, size
                   detect_scale: float = 0.5, segment_seconds: float = 1.0) -> FaceResult:
     """Face crops for `n_segments` consecutive segments of a video, the first starting `offset` s into it.
 
-    Raises `DataFormatError` if the video cannot be opened or decodes no frame at all."""
+    Raises `DataFormatError` if the video cannot be opened or decodes no frame at all (an empty video).
+    A video that ends early leaves its last segments without faces (`ok` False), said in `problem`."""
     path = Path(path)
     cap, vfps = open_video(path)
     idx = frame_indices(frame_times(n_segments, fps, offset, segment_seconds), vfps)  # (n, per)
@@ -204,12 +207,14 @@ def extract_faces(path, n_segments: int, fps: int = 5, offset: float = 0.0, size
     boxes = np.zeros((flat.size, 4), np.int32)
     have = np.zeros(flat.size, bool)
     try:
-        pending, missed, frame_no = _crop_frames(cap, flat, tracker, faces, boxes, have, size, margin)
+        header_frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        pending, missed, frame_no, first = _crop_frames(cap, flat, tracker, faces, boxes, have, size, margin)
     finally:
         cap.release()
     if frame_no == 0:
-        raise DataFormatError(path, "no frame could be decoded")
-    problem = _crop_pending(pending, tracker.last, faces, boxes, have, size, margin)
+        raise DataFormatError(path, f"no frame could be decoded (its header counts {header_frames} frames): "
+                              "an empty or corrupt video")
+    problem = _crop_pending(pending, first, faces, boxes, have, size, margin)
     ok = have.reshape(-1, per).all(1)
     if not ok.all():
         problem = ((problem + "; ") if problem else "") + _short_video_problem(idx, ok, frame_no, vfps)

@@ -20,7 +20,7 @@ import torch
 import torch.nn as nn
 
 from .core import DEAP_EEG_CHANNELS, atomic_write
-from .models.registry import batch_dependent, has_internals, modality_of
+from .models.registry import batch_dependent, class_probabilities, has_internals, modality_of
 from .runs import Run
 
 # %% ../nbs/30_interpret.ipynb #d161f9da
@@ -120,7 +120,7 @@ def _predict(model, batch: dict, face, eeg, target, name: str) -> tuple:
     `batch` (no attributions yet), and the explained classes as a tensor."""
     with torch.no_grad():
         raw = model(face, eeg).logits
-    prob = torch.stack([1 - raw, raw], 1) if raw.dim() == 1 else torch.softmax(raw, 1)
+    prob = class_probabilities(model, raw)
     B = prob.shape[0]
     pred = prob.argmax(1)
     tgt = pred.clone() if target is None else torch.as_tensor(np.broadcast_to(np.asarray(target), (B,)).copy()).long()
@@ -489,7 +489,7 @@ def _fold_of(run: Run, cache, index: int, model: str, target: str) -> Fold:
     "The fold of `run` (`model` and `target` checked) whose test set holds sample `index` of `cache`, the run's cache."
     if not 0 <= index < len(cache):
         raise IndexError(f"sample {index} is outside the cache ({len(cache)} samples)")
-    split = run.split_for(index)
+    split = run.split_for(index, model, target)
     m = run.load_model(model, target, split.name)
     return Fold(m, model, target, split, run.checkpoint(model, target, split.name), cache, run.spec)
 

@@ -9,17 +9,17 @@ __all__ = ['RUN_LAYOUT', 'RunError', 'versions', 'Run']
 import json
 import platform
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 from fastcore.basics import patch
 
 import aimstf_kit
 from .core import atomic_write
-from .splits import Split
+from .splits import Split, restrict_split
 
 # %% ../nbs/19_runs.ipynb #17bf18e4
-RUN_LAYOUT = 2
+RUN_LAYOUT = 3
 "Version of the run-folder layout; written into every run.json."
 
 _RUN_JSON = "run.json"
@@ -46,14 +46,22 @@ def _write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda f: f.write(text.encode()))
 
 
-def _save_splits(path: Path, splits: Sequence[Split]) -> None:
-    "The index arrays of `splits`, in order, as `<i>/train`, `<i>/val`, `<i>/test` in one .npz."
-    arrays = {f"{i}/{k}": np.asarray(getattr(s, k), np.int64) for i, s in enumerate(splits) for k in ("train", "val", "test")}
+def _save_splits(path: Path, splits: dict, masks: dict) -> None:
+    "Per target, the index arrays of its splits as `<target>/<i>/train|val|test`, and each mask as `mask/<name>`, in one .npz."
+    arrays = {f"{t}/{i}/{k}": np.asarray(getattr(s, k), np.int64)
+              for t, ss in splits.items() for i, s in enumerate(ss) for k in ("train", "val", "test")}
+    arrays.update({f"mask/{k}": np.asarray(v, bool) for k, v in masks.items()})
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def _split_meta(s: Split) -> dict:
     return dict(name=s.name, protocol=s.protocol, fold=s.fold, subject=s.subject, leaky=s.leaky)
+
+
+def _default_tasks(spec: dict, splits: dict) -> list:
+    "Every (model, target, split) of `spec`, on all the split's samples."
+    return [dict(model=m, target=t, split=i, name=s.name, basis="all", restrict=None, skipped=None)
+            for m in spec["models"] for t in spec["targets"] for i, s in enumerate(splits[t])]
 
 # %% ../nbs/19_runs.ipynb #ec01d106
 class Run:
@@ -68,7 +76,7 @@ class Run:
         self.meta = json.loads(rj.read_text())
         _check_layout(rj, self.meta)
         self.spec = self.meta["spec"]
-        self._splits = None
+        self._splits, self._masks = None, None
 
     @staticmethod
     def exists(path) -> bool:
@@ -77,24 +85,32 @@ class Run:
 
     def __repr__(self):
         s = self.spec
-        return (f"Run({s['protocol']}, models {s['models']}, targets {s['targets']}, {len(self.meta['splits'])} splits, "
-                f"at {self.path})")
+        n = len(next(iter(self.meta["splits"].values()), []))
+        return f"Run({s['protocol']}, models {s['models']}, targets {s['targets']}, {n} splits per target, at {self.path})"
 
 # %% ../nbs/19_runs.ipynb #39707a43
+_OLD_LAYOUTS = {1: "before split indices were saved in the run folder",
+                2: "before splits were made per target and per-task sample bases were recorded"}
+
+
 def _check_layout(rj: Path, meta: dict) -> None:
     "Refuse a run.json of another layout, naming both versions."
     layout = meta.get("layout", 1)
     if layout != RUN_LAYOUT:
-        old = " (before split indices were saved in the run folder)" if layout == 1 else ""
+        old = f" ({_OLD_LAYOUTS[layout]})" if layout in _OLD_LAYOUTS else ""
         raise RunError(f"{rj}: run folder layout {layout}{old}, made by aimstf_kit {meta.get('kit_version', '?')}; "
                        f"this kit ({aimstf_kit.__version__}) reads layout {RUN_LAYOUT}: run the cross-validation again "
                        "into a new folder")
 
 # %% ../nbs/19_runs.ipynb #ce042e15
 @patch(cls_method=True)
-def create(cls: Run, path, spec: dict, splits: Sequence[Split], resume: bool = False, overwrite: bool = False) -> Run:
-    """Start the run folder `path` for configuration `spec` (a JSON-able dict) and `splits`; with `resume`, reopen
-    the run already there (same `spec` required: its saved splits are kept); with `overwrite`, replace it."""
+def create(cls: Run, path, spec: dict, splits, resume: bool = False, overwrite: bool = False,
+           tasks: Optional[list] = None, masks: Optional[dict] = None) -> Run:
+    """Start the run folder `path` for configuration `spec` (a JSON-able dict with `models` and `targets`) and
+    `splits` (a list used for every target, or a dict target -> list); `tasks`: the (model, target, split) fits
+    with their sample basis (default: all of them, on all samples), `masks`: named (N,) masks tasks restrict to.
+    With `resume`, reopen the run already there (same `spec` required: its saved splits and tasks are kept);
+    with `overwrite`, replace it."""
     path = Path(path)
     rj = path / _RUN_JSON
     if rj.exists() and overwrite:
@@ -109,32 +125,79 @@ def create(cls: Run, path, spec: dict, splits: Sequence[Split], resume: bool = F
         if diff:
             raise RunError(f"{rj}: the run was started with a different configuration ({', '.join(diff)}); "
                            "refusing to resume it with this one")
-        metas = old["splits"]  # the saved splits stay those of the run
+        metas, tasks = old["splits"], old["tasks"]  # the saved splits and tasks stay those of the run
     else:
+        splits = splits if isinstance(splits, dict) else {t: list(splits) for t in spec["targets"]}
         path.mkdir(parents=True, exist_ok=True)
-        _save_splits(path / _SPLITS, splits)
-        metas = [_split_meta(s) for s in splits]
-    _write_json(rj, dict(layout=RUN_LAYOUT, spec=spec, splits=metas, versions=versions(), kit_version=aimstf_kit.__version__))
+        _save_splits(path / _SPLITS, splits, masks or {})
+        metas = {t: [_split_meta(s) for s in ss] for t, ss in splits.items()}
+        tasks = tasks if tasks is not None else _default_tasks(spec, splits)
+    _write_json(rj, dict(layout=RUN_LAYOUT, spec=spec, splits=metas, tasks=tasks, versions=versions(),
+                         kit_version=aimstf_kit.__version__))
     return cls(path)
 
 # %% ../nbs/19_runs.ipynb #3499d25e
-@patch(as_prop=True)
-def splits(self: Run) -> list:
-    "The splits of the run, as saved when it was created."
-    if self._splits is None:
-        with np.load(self.path / _SPLITS) as z:
-            self._splits = [Split(m["protocol"], m["fold"], m["subject"], z[f"{i}/train"], z[f"{i}/val"], z[f"{i}/test"],
-                                  leaky=m["leaky"]) for i, m in enumerate(self.meta["splits"])]
-    return self._splits
+def _load_splits(run: Run) -> None:
+    "Read splits.npz once: the splits of every target, and the masks."
+    with np.load(run.path / _SPLITS) as z:
+        run._splits = {t: [Split(m["protocol"], m["fold"], m["subject"], z[f"{t}/{i}/train"], z[f"{t}/{i}/val"],
+                                 z[f"{t}/{i}/test"], leaky=m["leaky"]) for i, m in enumerate(ms)]
+                       for t, ms in run.meta["splits"].items()}
+        run._masks = {k[5:]: z[k] for k in z.files if k.startswith("mask/")}
 
 
 @patch
-def split_for(self: Run, index: int) -> Split:
-    "The split whose test set holds cache sample `index`."
-    split = next((s for s in self.splits if index in set(s.test.tolist())), None)
-    if split is None:
-        raise ValueError(f"sample {index} is in no test set of {self.path}")
-    return split
+def splits_for(self: Run, target: str) -> list:
+    "The splits made for `target` (stratified by its labels), as saved when the run was created."
+    if self._splits is None:
+        _load_splits(self)
+    if target not in self._splits:
+        raise ValueError(f"{self.path}: the run has splits for targets {list(self._splits)}, not {target!r}")
+    return self._splits[target]
+
+
+@patch(as_prop=True)
+def splits(self: Run) -> list:
+    "The splits of the run's first target (`splits_for` gives any target's)."
+    return self.splits_for(self.spec["targets"][0])
+
+# %% ../nbs/19_runs.ipynb #695939e6
+@patch(as_prop=True)
+def tasks(self: Run) -> list:
+    """The run's fits, one dict per (model, target, split): `split` (its index in `splits_for(target)`), `name`,
+    `basis` (the samples it is scored on: 'common', 'own', 'eeg-only' or 'all'), `restrict` (the mask its
+    split is restricted to, or None), `skipped` (why it was not trained, or None)."""
+    return self.meta["tasks"]
+
+
+@patch
+def task(self: Run, model: str, target: str, split_name: str) -> dict:
+    "The task record of one fit (see `tasks`)."
+    hit = [t for t in self.tasks if (t["model"], t["target"], t["name"]) == (model, target, split_name)]
+    if not hit:
+        raise ValueError(f"{self.path}: no fit of {model!r} for {target!r} on split {split_name!r}")
+    return hit[0]
+
+# %% ../nbs/19_runs.ipynb #fd517a3b
+@patch
+def task_split(self: Run, model: str, target: str, split_name: str) -> Optional[Split]:
+    "The split one fit actually used (restricted to its mask), or None if the fit was skipped."
+    t = self.task(model, target, split_name)
+    if t["skipped"]:
+        return None
+    sp = self.splits_for(target)[t["split"]]
+    return sp if t["restrict"] is None else restrict_split(sp, self._masks[t["restrict"]])
+
+
+@patch
+def split_for(self: Run, index: int, model: Optional[str] = None, target: Optional[str] = None) -> Split:
+    "The split (as `model` used it for `target`; default: the run's first) whose test set holds cache sample `index`."
+    model, target = self.check_task(model, target)
+    for s in self.splits_for(target):
+        sp = self.task_split(model, target, s.name)
+        if sp is not None and index in set(sp.test.tolist()):
+            return sp
+    raise ValueError(f"sample {index} is in no test set of {model} for {target} in {self.path}")
 
 # %% ../nbs/19_runs.ipynb #d1025160
 @patch

@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['PROTOCOLS', 'Protocol', 'LeakageError', 'Split', 'ProtocolSpec', 'register_protocol', 'protocol_spec', 'kfold_trial',
-           'cross_trial', 'kfold_segment', 'loso', 'make_splits', 'leakage', 'check_no_leakage', 'plot_protocols']
+           'cross_trial', 'kfold_segment', 'loso', 'make_splits', 'leakage', 'check_no_leakage', 'class_counts',
+           'single_class_sets', 'restrict_split', 'plot_protocols']
 
 # %% ../nbs/07_splits.ipynb #0fd2e743
 from dataclasses import dataclass
@@ -45,11 +46,12 @@ class Split:
 class ProtocolSpec:
     "A registered evaluation protocol: its split function and the facts reports need about it."
     name: str
-    split: Callable  # (subject, trial, n_folds, val_fraction, seed) -> iterator of Split
+    split: Callable  # (subject, trial, n_folds, val_fraction, seed[, labels]) -> iterator of Split
     leaky: bool = False  # segments of one trial in train and test (flagged in every report)
     pooled: bool = False  # one model over all subjects; results averaged over folds, not subjects
     preset: str = "per-subject"  # the TrainConfig preset the command line picks by default
     description: str = ""
+    stratified: bool = False  # `split` takes `labels=` (N,) and balances the classes across folds
 
 
 PROTOCOLS: dict = {}
@@ -60,12 +62,14 @@ Protocol = str
 
 # %% ../nbs/07_splits.ipynb #d71d4713
 def register_protocol(name: str, split: Callable, leaky: bool = False, pooled: bool = False,
-                      preset: str = "per-subject", description: str = "", replace: bool = False) -> ProtocolSpec:
+                      preset: str = "per-subject", description: str = "", replace: bool = False,
+                      stratified: bool = False) -> ProtocolSpec:
     """Register an evaluation protocol under `name`: `split(subject, trial, n_folds, val_fraction, seed)` yields
-    `Split`s. `leaky`, `pooled`, `preset`: see `ProtocolSpec`. Refuses an existing name unless `replace`."""
+    `Split`s (with `stratified`, it also takes `labels=`). `leaky`, `pooled`, `preset`: see `ProtocolSpec`.
+    Refuses an existing name unless `replace`."""
     if name in PROTOCOLS and not replace:
         raise ValueError(f"protocol {name!r} is already registered (pass replace=True to replace it)")
-    spec = ProtocolSpec(name, split, leaky, pooled, preset, description)
+    spec = ProtocolSpec(name, split, leaky, pooled, preset, description, stratified)
     PROTOCOLS[name] = spec
     return spec
 
@@ -81,89 +85,145 @@ def _rng(seed, *keys):
     return np.random.default_rng(np.random.SeedSequence([seed, *[int(k) for k in keys]]))
 
 
-def _carve_val(trials: np.ndarray, val_fraction: float, rng) -> tuple[np.ndarray, np.ndarray]:
-    "Split trial ids into (train, val) with round(val_fraction * n) >= 1 validation trials (when n >= 2)."
-    t = rng.permutation(trials)
-    n_val = max(1, int(round(val_fraction * len(t)))) if len(t) >= 2 and val_fraction > 0 else 0
-    return np.sort(t[n_val:]), np.sort(t[:n_val])
+def _carve_val(trials: np.ndarray, val_fraction: float, rng, lab: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
+    """Split trial ids into (train, val) with round(val_fraction * n) >= 1 validation trials (when n >= 2).
+    With `lab` (the trials' labels), per class: round(val_fraction * n_c) >= 1 of every class with >= 2 trials."""
+    if lab is None:
+        t = rng.permutation(trials)
+        n_val = max(1, int(round(val_fraction * len(t)))) if len(t) >= 2 and val_fraction > 0 else 0
+        return np.sort(t[n_val:]), np.sort(t[:n_val])
+    val = []
+    for c in np.unique(lab):
+        t = rng.permutation(trials[lab == c])
+        val.append(t[:max(1, int(round(val_fraction * len(t)))) if len(t) >= 2 and val_fraction > 0 else 0])
+    val = np.concatenate(val) if val else np.zeros(0, trials.dtype)
+    if len(val) == 0 and len(trials) >= 2 and val_fraction > 0:  # every class has one trial: one at random
+        val = rng.permutation(trials)[:1]
+    return np.sort(np.setdiff1d(trials, val)), np.sort(val)
 
 
 def _where(subject, trial, s, ts) -> np.ndarray:
     "Indices of subject `s`'s samples from trials `ts`."
     return np.flatnonzero((subject == s) & np.isin(trial, ts))
 
+# %% ../nbs/07_splits.ipynb #2fc503e8
+def _trial_labels(subject, trial, labels, s, ts) -> Optional[np.ndarray]:
+    "The label of each of subject `s`'s trials `ts` (None without `labels`); ValueError if a trial's samples disagree."
+    if labels is None:
+        return None
+    out = np.empty(len(ts), np.int64)
+    for j, t in enumerate(ts):
+        lab = np.unique(labels[(subject == s) & (trial == t)])
+        if len(lab) != 1:
+            raise ValueError(f"subject {s}, trial {t}: its samples have labels {lab.tolist()}; a trial has one label")
+        out[j] = lab[0]
+    return out
+
+
+def _deal(items: np.ndarray, n_folds: int, rng, lab: Optional[np.ndarray] = None) -> list:
+    """`n_folds` groups of `items` (shuffled). With `lab`, class by class, dealt round-robin: every class with
+    at least `n_folds` items has at least one in every group."""
+    if lab is None:
+        return np.array_split(rng.permutation(items), n_folds)
+    order = np.concatenate([rng.permutation(items[lab == c]) for c in np.unique(lab)])
+    return [np.sort(order[k::n_folds]) for k in range(n_folds)]
+
 # %% ../nbs/07_splits.ipynb #efbfea4e
-def kfold_trial(subject, trial, n_folds: int = 5, val_fraction: float = 0.2, seed: int = 0) -> Iterator[Split]:
-    "Per subject, `n_folds` folds over its trials (shuffled); validation trials carved from the rest."
+def kfold_trial(subject, trial, n_folds: int = 5, val_fraction: float = 0.2, seed: int = 0,
+                labels=None) -> Iterator[Split]:
+    """Per subject, `n_folds` folds over its trials (shuffled); validation trials carved from the rest. With
+    `labels` (N,), test folds and validation sets are stratified by the trials' labels."""
     for s in np.unique(subject):
         ts = np.unique(trial[subject == s])
         if len(ts) < n_folds:
             raise ValueError(f"subject {s} has {len(ts)} trials, fewer than n_folds={n_folds}")
-        folds = np.array_split(_rng(seed, s).permutation(ts), n_folds)
+        lab = _trial_labels(subject, trial, labels, s, ts)
+        folds = _deal(ts, n_folds, _rng(seed, s), lab)
         for k in range(n_folds):
             rest = np.setdiff1d(ts, folds[k])
-            tr, va = _carve_val(rest, val_fraction, _rng(seed, s, k, 1))
+            tr, va = _carve_val(rest, val_fraction, _rng(seed, s, k, 1), None if lab is None else lab[np.isin(ts, rest)])
             yield Split("kfold-trial", k, int(s), _where(subject, trial, s, tr), _where(subject, trial, s, va),
                         _where(subject, trial, s, folds[k]))
 
 
-def cross_trial(subject, trial, n_folds: int = 5, val_fraction: float = 0.2, seed: int = 0) -> Iterator[Split]:
-    "Per subject, the first half of the trials in presentation order trains (and validates), the second half tests."
+def cross_trial(subject, trial, n_folds: int = 5, val_fraction: float = 0.2, seed: int = 0,
+                labels=None) -> Iterator[Split]:
+    """Per subject, the first half of the trials in presentation order trains (and validates), the second half
+    tests. With `labels`, the validation trials are stratified (the test half is fixed by presentation order)."""
     for s in np.unique(subject):
         ts = np.unique(trial[subject == s])
         if len(ts) < 2:
             raise ValueError(f"subject {s} has {len(ts)} trial: cross-trial needs at least 2")
         half = len(ts) // 2  # ts is sorted: presentation order
-        tr, va = _carve_val(ts[:half], val_fraction, _rng(seed, s, 0, 1))
+        lab = _trial_labels(subject, trial, labels, s, ts)
+        tr, va = _carve_val(ts[:half], val_fraction, _rng(seed, s, 0, 1), None if lab is None else lab[:half])
         yield Split("cross-trial", 0, int(s), _where(subject, trial, s, tr), _where(subject, trial, s, va),
                     _where(subject, trial, s, ts[half:]))
 
 # %% ../nbs/07_splits.ipynb #350e7e3f
-def kfold_segment(subject, trial, n_folds: int = 5, val_fraction: float = 0.2, seed: int = 0) -> Iterator[Split]:
-    "All subjects pooled, `n_folds` folds over shuffled one-second samples: LEAKY (seconds of a trial on both sides)."
+def kfold_segment(subject, trial, n_folds: int = 5, val_fraction: float = 0.2, seed: int = 0,
+                  labels=None) -> Iterator[Split]:
+    """All subjects pooled, `n_folds` folds over shuffled one-second samples: LEAKY (seconds of a trial on both
+    sides). With `labels`, folds and validation sets are stratified by the samples' labels."""
     n = len(subject)
     if n < n_folds:
         raise ValueError(f"{n} samples, fewer than n_folds={n_folds}")
-    folds = np.array_split(_rng(seed, 0).permutation(n), n_folds)
+    lab = None if labels is None else np.asarray(labels)
+    folds = _deal(np.arange(n), n_folds, _rng(seed, 0), lab)
     for k in range(n_folds):
-        rest = _rng(seed, k, 1).permutation(np.setdiff1d(np.arange(n), folds[k]))
-        n_val = int(round(val_fraction * len(rest)))
-        yield Split("kfold-segment", k, None, np.sort(rest[n_val:]), np.sort(rest[:n_val]), np.sort(folds[k]), leaky=True)
+        rest = np.setdiff1d(np.arange(n), folds[k])
+        if lab is None:
+            rest = _rng(seed, k, 1).permutation(rest)
+            n_val = int(round(val_fraction * len(rest)))
+            tr, va = rest[n_val:], rest[:n_val]
+        else:
+            tr, va = _carve_val(rest, val_fraction, _rng(seed, k, 1), lab[rest])
+        yield Split("kfold-segment", k, None, np.sort(tr), np.sort(va), np.sort(folds[k]), leaky=True)
 
 
-def loso(subject, trial, n_folds: int = 5, val_fraction: float = 0.2, seed: int = 0) -> Iterator[Split]:
-    "Leave one subject out: each subject tests once; validation trials carved from every training subject."
+def loso(subject, trial, n_folds: int = 5, val_fraction: float = 0.2, seed: int = 0, labels=None) -> Iterator[Split]:
+    """Leave one subject out: each subject tests once; validation trials carved from every training subject
+    (stratified by the trials' labels with `labels`)."""
     subs = np.unique(subject)
     if len(subs) < 2:
         raise ValueError("loso needs at least 2 subjects")
     for k, s in enumerate(subs):
         tr, va = [], []
         for o in subs[subs != s]:
-            a, b = _carve_val(np.unique(trial[subject == o]), val_fraction, _rng(seed, s, o))
+            ts = np.unique(trial[subject == o])
+            a, b = _carve_val(ts, val_fraction, _rng(seed, s, o), _trial_labels(subject, trial, labels, o, ts))
             tr.append(_where(subject, trial, o, a)); va.append(_where(subject, trial, o, b))
         yield Split("loso", k, int(s), np.sort(np.concatenate(tr)), np.sort(np.concatenate(va)),
                     np.flatnonzero(subject == s))
 
 # %% ../nbs/07_splits.ipynb #515be704
-register_protocol("kfold-trial", kfold_trial, description="per subject, k folds over trials")
-register_protocol("cross-trial", cross_trial, description="per subject, first half of the trials trains, second half tests")
+register_protocol("kfold-trial", kfold_trial, description="per subject, k folds over trials", stratified=True)
+register_protocol("cross-trial", cross_trial, description="per subject, first half of the trials trains, second half tests",
+                  stratified=True)
 register_protocol("kfold-segment", kfold_segment, leaky=True, pooled=True, preset="pooled",
-                  description="pooled k folds over one-second samples (leaky)")
-register_protocol("loso", loso, preset="pooled", description="leave one subject out");
+                  description="pooled k folds over one-second samples (leaky)", stratified=True)
+register_protocol("loso", loso, preset="pooled", description="leave one subject out", stratified=True);
 
 # %% ../nbs/07_splits.ipynb #6456bceb
 def make_splits(protocol: Protocol, subject, trial, n_folds: int = 5, val_fraction: float = 0.2,
-                seed: int = 0) -> Iterator[Split]:
+                seed: int = 0, labels=None) -> Iterator[Split]:
     """Yield the splits of `protocol` (a name in `PROTOCOLS`) over samples identified by `subject` and `trial`
     arrays (N,) (a `Cache`'s). `n_folds` for the k-fold protocols; `val_fraction` of the training trials
-    (samples, for kfold-segment) become the validation set."""
+    (samples, for kfold-segment) become the validation set. `labels` (N,): the binary labels of one target,
+    to stratify folds and validation sets by (protocols registered `stratified`); None: not stratified."""
     subject, trial = np.asarray(subject), np.asarray(trial)
     spec = protocol_spec(protocol)
     if subject.shape != trial.shape or subject.ndim != 1:
         raise ValueError("subject and trial must be 1-d arrays of the same length")
     if not 0 <= val_fraction < 1:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    yield from spec.split(subject, trial, n_folds=n_folds, val_fraction=val_fraction, seed=seed)
+    kw = dict(n_folds=n_folds, val_fraction=val_fraction, seed=seed)
+    if labels is not None and spec.stratified:
+        labels = np.asarray(labels)
+        if labels.shape != subject.shape:
+            raise ValueError(f"labels must be (N,) like subject, got {labels.shape}")
+        kw["labels"] = labels
+    yield from spec.split(subject, trial, **kw)
 
 # %% ../nbs/07_splits.ipynb #c6a3ad08
 def leakage(split: Split, subject, trial) -> dict:
@@ -186,6 +246,25 @@ def check_no_leakage(split: Split, subject, trial) -> None:
     found = {k: v for k, v in leakage(split, subject, trial).items() if v}
     if found:
         raise LeakageError(f"{split.name}: sets overlap: {found}" + (" (kfold-segment leaks by design)" if split.leaky else ""))
+
+# %% ../nbs/07_splits.ipynb #d1f3b4d3
+def class_counts(split: Split, labels) -> dict:
+    "Samples of each class (0, 1) in the train, validation and test sets of `split`."
+    labels = np.asarray(labels)
+    return {k: np.bincount(labels[getattr(split, k)].astype(np.int64), minlength=2)[:2].tolist()
+            for k in ("train", "val", "test")}
+
+
+def single_class_sets(split: Split, labels) -> list:
+    "The sets ('train', 'val', 'test') of `split` that are not empty but hold samples of one class only."
+    return [k for k, c in class_counts(split, labels).items() if sum(c) > 0 and min(c) == 0]
+
+# %% ../nbs/07_splits.ipynb #4b41f738
+def restrict_split(split: Split, keep) -> Split:
+    "`split` with only the samples where `keep` (N,) bool is True, in each of its sets (e.g. the samples with faces)."
+    keep = np.asarray(keep, bool)
+    return Split(split.protocol, split.fold, split.subject, split.train[keep[split.train]], split.val[keep[split.val]],
+                 split.test[keep[split.test]], leaky=split.leaky)
 
 # %% ../nbs/07_splits.ipynb #c6ba316b
 def _protocol_rows(p: str, subject, trial, cols, s0, n_folds: int, seed: int) -> np.ndarray:

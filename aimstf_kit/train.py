@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 import aimstf_kit
 from .core import Config, _check, atomic_write, seed_everything, tune_cpu_allocator
 from .datasets import EEG_AUGMENTS, Cache, EmotionDataset, Split, eeg_augment, make_loader
-from .models.registry import build_model, check_model_names, modality_of
+from .models.registry import build_model, check_model_names, modality_of, predict_labels
 
 # %% ../nbs/20_train.ipynb #7740fd27
 from .metrics import confusion, metrics
@@ -125,9 +125,9 @@ def autocast_dtype(precision: str):
     return {"fp32": None, "bf16": torch.bfloat16}[precision]
 
 # %% ../nbs/20_train.ipynb #e35f001c
-def _labels_from(out) -> torch.Tensor:
-    lg = out.logits
-    return (lg > 0.5).long().reshape(-1) if lg.dim() == 1 else lg.argmax(1)
+def _labels_from(model, out) -> torch.Tensor:
+    "Predicted classes of a model output (`registry.predict_labels`: one-output forms are probabilities or logits)."
+    return predict_labels(model, out.logits)
 
 # %% ../nbs/20_train.ipynb #e12e8e8f
 @torch.no_grad()
@@ -140,7 +140,7 @@ def evaluate(model, loader, loss_fn, device, autocast=None) -> dict:
         out = _forward(model, b, autocast)
         total += loss_fn(out, b["label"]).total.item() * len(b["label"])
         n += len(b["label"])
-        ys.append(b["label"].cpu()); ps.append(_labels_from(out).cpu())
+        ys.append(b["label"].cpu()); ps.append(_labels_from(model, out).cpu())
     if n == 0:
         return dict(loss=float("nan"), accuracy=float("nan"), macro_f1=float("nan"), balanced_accuracy=float("nan"), confusion=[[0, 0], [0, 0]])
     return dict(loss=total / n, **metrics(torch.cat(ys).numpy(), torch.cat(ps).numpy()))

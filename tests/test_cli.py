@@ -26,7 +26,11 @@ def test_synth_then_info(tmp_path):
     assert "MAHNOB synthetic tree" in r.stdout and "2 bdf" in r.stdout and "0 avi" in r.stdout
     r = run("info", "mahnob", tmp_path / "m", "--quiet")
     assert r.returncode == 0, r.stderr
-    assert "1 subjects, 2 trials, 0 videos" in r.stdout
+    # the default tree is realistic: one of the two sessions has no ratings (listed in synth_summary.json), and info says so
+    assert "1 subjects, 1 trials, 0 videos" in r.stdout and "not a rated emotion session" in r.stdout
+    import json
+    kinds = [i["kind"] for i in json.loads((tmp_path / "m" / "synth_summary.json").read_text())["irregularities"]]
+    assert "no_ratings" in kinds
 
 
 def test_bad_input_is_one_clear_line(tmp_path):
@@ -55,9 +59,29 @@ def test_demo_runs(tmp_path):
 
 
 def test_prepare_command(tmp_path):
-    assert run("synth", "deap", tmp_path / "d", "--subjects", 2, "--trials", 2, "--seconds", 2, "--quiet").returncode == 0
+    assert run("synth", "deap", tmp_path / "d", "--subjects", 2, "--trials", 2, "--seconds", 2, "--clean",
+               "--quiet").returncode == 0
     r = run("prepare", "deap", tmp_path / "d", tmp_path / "cache", "--subjects", "1-2", "--workers", 2, "--quiet")
     assert r.returncode == 0, r.stderr
     assert "2 subjects, 8 samples (8 with faces)" in r.stdout
     r = run("prepare", "deap", tmp_path / "d", tmp_path / "cache", "--subjects", "3", "--quiet")
     assert r.returncode == 2 and "subject(s) [3]" in r.stderr
+
+
+def test_prepare_eeg_steps_from_the_command_line(tmp_path):
+    import json
+    assert run("synth", "mahnob", tmp_path / "m", "--subjects", 1, "--trials", 1, "--seconds", 2, "--no-video",
+               "--quiet").returncode == 0
+    r = run("prepare", "mahnob", tmp_path / "m", tmp_path / "cache", "--no-faces", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "'reference': 'average', 'l_freq': 4.0, 'h_freq': 45.0, 'notch': 50.0" in r.stdout  # MAHNOB's defaults
+    r = run("prepare", "mahnob", tmp_path / "m", tmp_path / "cache", "--no-faces", "--notch", "60", "--l-freq", "none",
+            "--quiet")
+    assert r.returncode == 0, r.stderr
+    caches = sorted(p for p in (tmp_path / "cache").iterdir() if p.is_dir())
+    assert len(caches) == 2  # another key
+    steps = [json.loads((c / "manifest.json").read_text())["eeg_steps"] for c in caches]
+    assert {"reference": "average", "l_freq": None, "h_freq": 45.0, "notch": 60.0} in [
+        {k: s[k] for k in ("reference", "l_freq", "h_freq", "notch")} for s in steps]
+    r = run("prepare", "mahnob", tmp_path / "m", tmp_path / "cache", "--l-freq", "low", "--quiet")
+    assert r.returncode != 0 and "a frequency must be a number of Hz" in r.stderr

@@ -28,7 +28,7 @@ def aimstf(*args):
 @pytest.fixture(scope="module")
 def cli_deap(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli") / "deap"
-    aimstf("synth", "deap", root, "--subjects", 2, "--trials", TRIALS, "--seconds", SECONDS, "--seed", 3, "--quiet")
+    aimstf("synth", "deap", root, "--subjects", 2, "--trials", TRIALS, "--seconds", SECONDS, "--seed", 3, "--clean", "--quiet")
     return root
 
 
@@ -36,7 +36,7 @@ def cli_deap(tmp_path_factory):
 def cli_mahnob(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli") / "mahnob"
     aimstf("synth", "mahnob", root, "--subjects", 1, "--trials", TRIALS, "--seconds", SECONDS,
-           "--prestim-seconds", 5, "--seed", 3, "--quiet")
+           "--prestim-seconds", 5, "--seed", 3, "--clean", "--quiet")
     return root
 
 

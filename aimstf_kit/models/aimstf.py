@@ -46,6 +46,7 @@ class AIMSTF(nn.Module):
     weights and both 128-d features."""
     modality = "both"
     has_internals = True  # forward takes return_internals=True
+    single_output = "probability"  # with num_classes=1 the head ends in a sigmoid (`registry.class_probabilities`)
 
     def __init__(self, variant: Literal["paper", "reference"] = "paper", num_classes: int = 2, n_levels: int = 6,
                  n_electrodes: int = 32, fs: int = 128, frames: int = 5, face_size: int = 64, feature_size: int = 128,

@@ -40,6 +40,7 @@ class _Baseline(nn.Module):
     modality = "both"
     has_internals = False  # forward takes no return_internals
     batch_dependent = False  # a sample's prediction does not depend on the rest of its batch
+    single_output = "logit"  # with num_classes=1 the output is a logit (BCE-with-logits; p = sigmoid)
 
     def default_loss(self):
         "Cross-entropy on the logits."

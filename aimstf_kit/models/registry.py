@@ -4,14 +4,15 @@
 
 # %% auto #0
 __all__ = ['MODALITIES', 'MODELS', 'ModelSpec', 'register_model', 'check_model_names', 'model_spec', 'build_model', 'modality_of',
-           'batch_dependent', 'has_internals']
+           'batch_dependent', 'has_internals', 'class_probabilities', 'predict_labels']
 
 # %% ../../nbs/09_registry.ipynb #7102b9b3
 from dataclasses import dataclass
 from functools import partial
 from importlib import import_module
-from typing import Callable, Iterable, Union
+from typing import Callable, Iterable, Optional, Union
 
+import torch
 import torch.nn as nn
 
 # %% ../../nbs/09_registry.ipynb #d1592c86
@@ -129,3 +130,25 @@ def batch_dependent(model: nn.Module) -> bool:
 def has_internals(model: nn.Module) -> bool:
     "True when `model(face, eeg, return_internals=True)` returns `(output, internals)`."
     return bool(getattr(model, "has_internals", False))
+
+# %% ../../nbs/09_registry.ipynb #22c8e40d
+def _one_output(model: nn.Module, logits: torch.Tensor) -> Optional[torch.Tensor]:
+    "For a one-output `logits` ((B,) or (B, 1)), the probability of class 1; None for (B, C >= 2) logits."
+    if logits.dim() == 2 and logits.shape[1] > 1:
+        return None
+    p = logits.reshape(-1)
+    return p if getattr(model, "single_output", "logit") == "probability" else torch.sigmoid(p)
+
+
+def class_probabilities(model: nn.Module, logits: torch.Tensor) -> torch.Tensor:
+    """(B, C) class probabilities of `model`'s output `logits`: the softmax of (B, C >= 2) logits, or `[1 - p, p]`
+    for one output, where p is the output itself when the model declares `single_output = "probability"`
+    (AIMSTF's one-output head ends in a sigmoid) and the sigmoid of it otherwise (a logit, as the baselines give)."""
+    p = _one_output(model, logits)
+    return torch.softmax(logits, 1) if p is None else torch.stack([1 - p, p], 1)
+
+
+def predict_labels(model: nn.Module, logits: torch.Tensor) -> torch.Tensor:
+    "(B,) predicted classes of `model`'s output `logits` (argmax; p > 0.5 for one output, see `class_probabilities`)."
+    p = _one_output(model, logits)
+    return logits.argmax(1) if p is None else (p > 0.5).long()
