@@ -2,7 +2,7 @@
 peak memory, and extrapolated to the full DEAP tree and the paper's experiment grid on this machine.
 
     python benchmarks/bench_fullsize.py --scratch /tmp/fullsize         # about 1-2 hours on 2 cores, ~8 GB disk
-    python benchmarks/bench_fullsize.py --scratch /tmp/fullsize --quick # 3 participants x 4 trials x 10 s (minutes)
+    python benchmarks/bench_fullsize.py --scratch /tmp/fs --quick --results /tmp/fs  # 3 x 4 trials x 6 s, 2 folds (minutes)
 
 Resumable: run it again with the same --scratch and finished stages are reused (the tree is not written
 again, `prepare` resumes subject by subject, `aimstf cv --resume` skips finished folds); the stage timings
@@ -84,7 +84,7 @@ def prepare_code(root: Path, cache: Path) -> str:
 
 def cv_code(cache: str, run: Path, models: list, a) -> str:
     args = ["cv", cache, "--out", str(run), "--model", ",".join(models), "--target", "valence", "--epochs", "1",
-            "--subjects", "1,3", "--quiet", "--resume"]
+            "--subjects", "1,3", "--folds", str(a.folds), "--quiet", "--resume"]
     return (f"from aimstf_kit.cli import main\nimport json\nfrom pathlib import Path\nmain({args!r})\n"
             f"fits = [json.loads(p.read_text()) for p in sorted(Path({str(run)!r}).glob('folds/*/*/*/result.json'))]\n"
             "_out = dict(fits=[{k: f[k] for k in ('model', 'split', 'n_train', 'n_val', 'n_test', 'epochs_run', 'seconds')} "
@@ -141,7 +141,7 @@ def report(state: dict, a) -> str:
     lines += [f"| {k} | {state[k]['seconds']:.0f} | {state[k]['peak_rss_mib']:.0f} |" for k in ("synth", "prepare", "cv")]
     lines += ["", f"Cache: {prep['bytes'] / 2**20:,.0f} MiB. Preparation: {pp['eeg_seconds_per_participant']:.2f} s per "
               f"participant without video, {pp['face_seconds_per_video_second'] * 1000:.1f} ms per second of face video.",
-              f"Cross-validation (1 epoch, kfold-trial, participants 1 and 3): {len(cv['fits'])} fits, "
+              f"Cross-validation (1 epoch, kfold-trial, {a.folds} folds, participants 1 and 3): {len(cv['fits'])} fits, "
               f"{len(cv['skipped'])} skipped (bimodal models on the participant without video).", "",
               "| model | s per training sample-epoch | kfold-trial | cross-trial | kfold-segment | loso |", "|---|---|---|---|---|---|"]
     lines += [f"| {m} | {c * 1000:.2f} ms | " + " | ".join(h(grid[m][p]) for p in ("kfold-trial", "cross-trial", "kfold-segment", "loso"))
@@ -155,9 +155,10 @@ def report(state: dict, a) -> str:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scratch", type=Path, required=True, help="where the tree, cache and run go (resumable)")
-    ap.add_argument("--quick", action="store_true", help="3 participants x 4 trials x 10 s: checks the script")
+    ap.add_argument("--quick", action="store_true", help="3 participants x 4 trials x 6 s, 2 folds: checks the script")
+    ap.add_argument("--results", type=Path, default=RESULTS, help="where the report goes (default benchmarks/results)")
     a = ap.parse_args()
-    a.subjects, a.trials, a.seconds = (3, 5, 10) if a.quick else (N_FULL, TRIALS_FULL, STIM_S)
+    a.subjects, a.trials, a.seconds, a.folds = (3, 4, 6, 2) if a.quick else (N_FULL, TRIALS_FULL, STIM_S, 5)
     a.scratch.mkdir(parents=True, exist_ok=True)
     path = a.scratch / "state.json"
     state = json.loads(path.read_text()) if path.exists() else {}
@@ -168,9 +169,9 @@ def main():
     stage(state, path, "cv", cv_code(state["prepare"]["cache"], run, list(MODELS), a))
     md = report(state, a)
     name = "fullsize_quick" if a.quick else "fullsize"
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps(dict(state, machine=machine()), indent=1))
-    (RESULTS / f"{name}.md").write_text(md)
+    a.results.mkdir(parents=True, exist_ok=True)
+    (a.results / f"{name}.json").write_text(json.dumps(dict(state, machine=machine()), indent=1))
+    (a.results / f"{name}.md").write_text(md)
     print(md)
 
 
