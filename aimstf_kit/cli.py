@@ -158,6 +158,30 @@ class _Names:
     def __str__(self):
         return ", ".join(getattr(import_module(self.module), self.attr))
 
+# %% ../nbs/90_cli.ipynb #8d9d524c
+def _add_cv_training(c) -> None:
+    "The training options of `aimstf cv` (the `TrainConfig` fields a user sets)."
+    c.add_argument("--epochs", type=int, default=None, help="default from the preset")
+    c.add_argument("--batch-size", type=int, default=None)
+    c.add_argument("--lr", type=float, default=None)
+    c.add_argument("--patience", type=int, default=10, help="early-stopping patience on validation (default 10)")
+    c.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
+                   help="learning rate per epoch (default constant, as the public code)")
+    c.add_argument("--eeg-augment", choices=sorted(EEG_AUGMENTS), default="none",
+                   help="EEG training augmentation (default none, as the public code; 'spectral': Fourier surrogate + sign flip)")
+    c.add_argument("--face-augment", action="store_true", help="random resized crop and colour jitter of training faces")
+    for k, what in (("alpha", "specific/shared difference terms"), ("beta", "CMD of the shared codes"),
+                    ("gamma", "EEG/face specific difference")):
+        c.add_argument(f"--loss-{k}", type=float, default=None, help=f"AIMSTF loss weight on the {what} (default: the model's)")
+    c.add_argument("--cmd-span", type=float, default=None,
+                   help="AIMSTF's CMD range b - a (default: each batch's codes rescaled to [0, 1])")
+    c.add_argument("--bf16", action="store_true", help="bfloat16 autocast (faster on recent CPUs and GPUs; not bit-identical)")
+    c.add_argument("--compile", action="store_true", help="torch.compile the model (minutes of warm-up; needs a C++ compiler on CPU)")
+    pooled = ", ".join(p for p, spec in PROTOCOLS.items() if spec.preset == "pooled")
+    c.add_argument("--preset", choices=["per-subject", "pooled"], default=None,  # train.PRESETS (tested below)
+                   help=f"the public code's defaults (default: the protocol's: pooled for {pooled}, else per-subject)")
+
+
 # %% ../nbs/90_cli.ipynb #328a6854
 def _add_cv(sub) -> None:
     "The `cv` subcommand's options; the protocol and model choices come from the registries."
@@ -173,20 +197,7 @@ def _add_cv(sub) -> None:
     c.add_argument("--rule", choices=[">=", ">"], default=">=", help="label rule comparison (default >=: rating >= 5)")
     c.add_argument("--same-samples", action=argparse.BooleanOptionalAction, default=None,
                    help="score every model on the same samples (default: on when EEG-only and face models mix)")
-    c.add_argument("--epochs", type=int, default=None, help="default from the preset")
-    c.add_argument("--batch-size", type=int, default=None)
-    c.add_argument("--lr", type=float, default=None)
-    c.add_argument("--patience", type=int, default=10, help="early-stopping patience on validation (default 10)")
-    c.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
-                   help="learning rate per epoch (default constant, as the public code)")
-    c.add_argument("--eeg-augment", choices=sorted(EEG_AUGMENTS), default="none",
-                   help="EEG training augmentation (default none, as the public code; 'spectral': Fourier surrogate + sign flip)")
-    c.add_argument("--face-augment", action="store_true", help="random resized crop and colour jitter of training faces")
-    c.add_argument("--bf16", action="store_true", help="bfloat16 autocast (faster on recent CPUs and GPUs; not bit-identical)")
-    c.add_argument("--compile", action="store_true", help="torch.compile the model (minutes of warm-up; needs a C++ compiler on CPU)")
-    pooled = ", ".join(p for p, spec in PROTOCOLS.items() if spec.preset == "pooled")
-    c.add_argument("--preset", choices=["per-subject", "pooled"], default=None,  # train.PRESETS (tested below)
-                   help=f"the public code's defaults (default: the protocol's: pooled for {pooled}, else per-subject)")
+    _add_cv_training(c)
     c.add_argument("--folds", type=int, default=5)
     c.add_argument("--subjects", default=None, help="subset, e.g. 1,2,5-8")
     c.add_argument("--jobs", type=int, default=1, help="folds trained in parallel processes (default 1)")
@@ -203,7 +214,8 @@ def _train_config(a):
     kw = dict(PRESETS[a.preset or PROTOCOLS[a.protocol].preset], seed=a.seed, patience=a.patience,
               eeg_augment=a.eeg_augment, augment=a.face_augment, precision="bf16" if a.bf16 else "fp32",
               compile=a.compile, schedule=a.schedule,
-              threshold=a.threshold, rule=a.rule)
+              threshold=a.threshold, rule=a.rule,
+              loss_alpha=a.loss_alpha, loss_beta=a.loss_beta, loss_gamma=a.loss_gamma, cmd_span=a.cmd_span)
     for k in ("epochs", "batch_size", "lr"):
         if getattr(a, k) is not None:
             kw[k] = getattr(a, k)

@@ -52,14 +52,17 @@ class LossTerms(NamedTuple):
 
 # %% ../nbs/13_losses.ipynb #aa8cc3c2
 class AIMSTFLoss(nn.Module):
-    "AIMSTF-SSFF objective. `cmd='paper'` (per-feature CMD, K=5) or `'reference'` (the public code's form)."
+    """AIMSTF-SSFF objective. `cmd='paper'` (per-feature CMD, K=5) or `'reference'` (the public code's form).
+    `cmd_span`: the range b - a the paper's CMD divides by; None rescales each batch's codes to [0, 1] (the kit's
+    default); a number fixes it (e.g. 2 for tanh codes in [-1, 1])."""
 
     def __init__(self, alpha: float = 0.01, beta: float = 0.5, gamma: float = 0.01,
-                 cmd: Literal["paper", "reference"] = "paper", cmd_k: int = 5):
+                 cmd: Literal["paper", "reference"] = "paper", cmd_k: int = 5, cmd_span: Optional[float] = None):
         super().__init__()
         if cmd not in ("paper", "reference"):
             raise ValueError(f"cmd must be 'paper' or 'reference', got {cmd!r}")
         self.alpha, self.beta, self.gamma, self.cmd_kind, self.cmd_k = alpha, beta, gamma, cmd, cmd_k
+        self.cmd_span = cmd_span
 
     def forward(self, out, labels: torch.Tensor) -> LossTerms:
         "`out`: an `AIMSTFOutput` (or anything with sp_eeg, sp_face, sh_eeg, sh_face, logits)."
@@ -70,7 +73,7 @@ class AIMSTFLoss(nn.Module):
             cls = F.cross_entropy(logits, labels.long())
         d1, d2 = diff_loss(out.sp_eeg, out.sh_eeg), diff_loss(out.sp_face, out.sh_face)
         d3 = diff_loss(out.sp_eeg, out.sp_face)
-        c = cmd(out.sh_eeg, out.sh_face, self.cmd_k) if self.cmd_kind == "paper" else cmd_reference(out.sh_eeg, out.sh_face)
+        c = cmd(out.sh_eeg, out.sh_face, self.cmd_k, self.cmd_span) if self.cmd_kind == "paper" else cmd_reference(out.sh_eeg, out.sh_face)
         total = cls + self.alpha * (d1 + d2) + self.gamma * d3 + self.beta * c
         return LossTerms(total, cls, d1, d2, d3, c)
 

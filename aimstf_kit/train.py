@@ -57,6 +57,10 @@ class TrainConfig(Config):
     precision: str = "fp32"  # "bf16": autocast matmuls and convolutions to bfloat16 (faster, not bit-identical)
     compile: bool = False  # torch.compile the model's forward (long warm-up; may change rounding)
     record_optimistic: bool = True  # also score the test set after every epoch (never used for selection)
+    loss_alpha: Optional[float] = None  # AIMSTF's loss weights (None: the model's own, 0.01 / 0.5 / 0.01); other models ignore them
+    loss_beta: Optional[float] = None
+    loss_gamma: Optional[float] = None
+    cmd_span: Optional[float] = None  # AIMSTF's paper CMD: None rescales each batch's codes to [0, 1]; a number fixes b - a
 
     def __post_init__(self):
         n = "TrainConfig"
@@ -71,6 +75,9 @@ class TrainConfig(Config):
         _check(self.eeg_augment in EEG_AUGMENTS, n, f"unknown eeg_augment {self.eeg_augment!r}; choose from {sorted(EEG_AUGMENTS)}")
         _check(self.schedule in ("constant", "cosine"), n, f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
         _check(self.precision in ("fp32", "bf16"), n, f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
+        for k in ("loss_alpha", "loss_beta", "loss_gamma"):
+            _check(getattr(self, k) is None or getattr(self, k) >= 0, n, f"{k} must be None or >= 0, got {getattr(self, k)!r}")
+        _check(self.cmd_span is None or self.cmd_span > 0, n, f"cmd_span must be None or > 0, got {self.cmd_span!r}")
 
 # %% ../nbs/20_train.ipynb #71753674
 @patch
@@ -201,6 +208,16 @@ def _datasets(cache: Cache, split: Split, cfg: TrainConfig, modality: str) -> di
         raise ValueError(f"{split.name}: no {'training' if len(ds['train']) == 0 else 'test'} samples for modality {modality!r}")
     return ds
 
+# %% ../nbs/20_train.ipynb #1aa581d8
+def _configure_loss(loss_fn: nn.Module, cfg: TrainConfig) -> nn.Module:
+    "`loss_fn` with `cfg`'s AIMSTF loss weights and CMD span where given (a loss without them is returned as it is)."
+    for k, attr in (("loss_alpha", "alpha"), ("loss_beta", "beta"), ("loss_gamma", "gamma")):
+        if getattr(cfg, k) is not None and hasattr(loss_fn, attr):
+            setattr(loss_fn, attr, float(getattr(cfg, k)))
+    if cfg.cmd_span is not None and hasattr(loss_fn, "cmd_span"):
+        loss_fn.cmd_span = float(cfg.cmd_span)
+    return loss_fn
+
 # %% ../nbs/20_train.ipynb #528e22b2
 def _setup(cache: Cache, split: Split, cfg: TrainConfig, device: str, model_kwargs: Optional[dict]) -> _Run:
     "Device, model (initialised from the run's seed), datasets, optimiser, loss and evaluation loaders of a `fit` call."
@@ -212,7 +229,7 @@ def _setup(cache: Cache, split: Split, cfg: TrainConfig, device: str, model_kwar
     model = build_model(cfg.model, **(model_kwargs or {})).to(dev)
     ds = _datasets(cache, split, cfg, modality_of(model))
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    loss_fn = model.default_loss()
+    loss_fn = _configure_loss(model.default_loss(), cfg)
     ac = autocast_dtype(cfg.precision)
     run = torch.compile(model) if cfg.compile else model  # shares the parameters; `model` keeps the plain state dict
     evl = {k: make_loader(ds[k], batch_size=256, shuffle=False) for k in ("val", "test")}

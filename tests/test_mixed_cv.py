@@ -125,12 +125,13 @@ def test_folds_are_stratified_and_single_class_sets_reported(mixed, tmp_path):
 def test_label_rule_from_the_command_line_is_recorded(mixed, tmp_path):
     out = tmp_path / "rule"
     r = cv(mixed, "--out", out, "--model", "eeg-only", "--folds", "2", "--epochs", "1", "--batch-size", "8",
-           "--threshold", "6", "--rule", ">", "--subjects", "1", "--quiet")
+           "--threshold", "6", "--rule", ">", "--subjects", "1", "--loss-beta", "0.2", "--cmd-span", "2", "--quiet")
     assert r.returncode == 0, r.stderr
     df = pd.read_csv(out / "results.csv")
     assert set(df.rule) == {"rating > 6"}
     spec = json.loads((out / "summary.json").read_text())["spec"]["train"]
     assert (spec["threshold"], spec["rule"]) == (6.0, ">")
+    assert (spec["loss_beta"], spec["cmd_span"], spec["loss_alpha"]) == (0.2, 2.0, None)  # recorded (eeg-only ignores them)
     assert "labels: rating > 6" in (out / "table.md").read_text()
     c = open_cache(mixed, subjects=[1])
     sp = Run(out).splits_for("valence")[0]
