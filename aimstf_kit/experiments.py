@@ -60,14 +60,12 @@ def _ci95_half_width(x) -> float:
     return float(t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
 
 # %% ../nbs/21_experiments.ipynb #cbbc46e6
-def _run_splits(cache, protocol: str, targets: Sequence[str], train: TrainConfig, n_folds: int,
-                val_fraction: float) -> dict:
-    "Per target, the protocol's splits stratified by its labels (`train`'s rule), each checked for leakage."
+def _run_splits(cache, protocol: str, labels: dict, train: TrainConfig, n_folds: int, val_fraction: float) -> dict:
+    "Per target, the protocol's splits stratified by its `labels` (target -> (N,)), each checked for leakage."
     out = {}
-    for t in targets:
-        labels = cache.labels(t, train.threshold, train.rule)
+    for t, lab in labels.items():
         out[t] = list(make_splits(protocol, cache.subject, cache.trial, n_folds=n_folds, val_fraction=val_fraction,
-                                  seed=train.seed, labels=labels))
+                                  seed=train.seed, labels=lab))
         for sp in out[t]:
             if not sp.leaky:
                 check_no_leakage(sp, cache.subject, cache.trial)
@@ -94,15 +92,17 @@ def plan_tasks(cache, splits: dict, models: Sequence[str], same_samples: Optiona
     face = np.asarray(cache.has_face, bool)
     masks = {"faces": face} if any(needs.values()) else {}
     basis = "common" if same or not mixed else "own"
+    why = {(t, i): _why_no_faces(sp, restrict_split(sp, face)) if masks else None  # once per split, not per model
+           for t, ss in splits.items() for i, sp in enumerate(ss)}
     tasks = []
     for m in models:
         for t, ss in splits.items():
             for i, sp in enumerate(ss):
-                why = _why_no_faces(sp, restrict_split(sp, face)) if masks else None
                 rec = dict(model=m, target=t, split=i, name=sp.name, basis=basis, restrict=None, skipped=None)
+                w = why[t, i]
                 if needs[m]:
-                    rec.update(restrict="faces", **(dict(basis=None, skipped=why) if why else {}))
-                elif why:
+                    rec.update(restrict="faces", **(dict(basis=None, skipped=w) if w else {}))
+                elif w:
                     rec.update(basis="eeg-only")
                 elif masks and same:
                     rec.update(restrict="faces")
@@ -110,15 +110,14 @@ def plan_tasks(cache, splits: dict, models: Sequence[str], same_samples: Optiona
     return tasks, masks, same
 
 # %% ../nbs/21_experiments.ipynb #9beb5a22
-def _class_notes(cache, splits: dict, train: TrainConfig) -> list:
+def _class_notes(splits: dict, labels: dict, train: TrainConfig) -> list:
     "The validation and test sets that hold one class only, per target and split (warned about, kept in the summary)."
     notes = []
     for t, ss in splits.items():
-        labels = cache.labels(t, train.threshold, train.rule)
         for sp in ss:
-            sets = [k for k in single_class_sets(sp, labels) if k != "train"]
+            sets = [k for k in single_class_sets(sp, labels[t]) if k != "train"]
             if sets:
-                notes.append(dict(target=t, split=sp.name, sets=sets, classes=class_counts(sp, labels)))
+                notes.append(dict(target=t, split=sp.name, sets=sets, classes=class_counts(sp, labels[t])))
     if notes:
         warnings.warn(f"{len(notes)} split(s) have a validation or test set of one class under 'rating {train.rule} "
                       f"{train.threshold:g}' (too few trials of a class): balanced accuracy and F1 are degenerate there; "
@@ -204,9 +203,10 @@ def run_cv(cache_path, out, protocol: str = "kfold-trial", models: Sequence[str]
         raise RunError(f"unknown protocol {protocol!r}; choose from {list(PROTOCOLS)}")
     cache = open_cache(cache_path, subjects=subjects)  # CacheError for another format, missing subjects, ...
     _check_request(cache, models, targets)
-    splits = _run_splits(cache, protocol, targets, train, n_folds, val_fraction)
+    labels = {t: cache.labels(t, train.threshold, train.rule) for t in targets}
+    splits = _run_splits(cache, protocol, labels, train, n_folds, val_fraction)
     tasks, masks, same = plan_tasks(cache, splits, models, same_samples)
-    notes = _class_notes(cache, splits, train)
+    notes = _class_notes(splits, labels, train)
     spec = dict(cache=str(cache.path), cache_key=cache.manifest["key"], dataset=cache.dataset, protocol=protocol,
                 models=list(models), targets=list(targets), train=train.to_dict(), n_folds=n_folds, val_fraction=val_fraction,
                 subjects=list(cache.subjects), leaky=PROTOCOLS[protocol].leaky, model_kwargs=model_kwargs or {},

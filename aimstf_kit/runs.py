@@ -76,7 +76,7 @@ class Run:
         self.meta = json.loads(rj.read_text())
         _check_layout(rj, self.meta)
         self.spec = self.meta["spec"]
-        self._splits, self._masks = None, None
+        self._splits, self._masks, self._task_index = None, None, None
 
     @staticmethod
     def exists(path) -> bool:
@@ -173,10 +173,12 @@ def tasks(self: Run) -> list:
 @patch
 def task(self: Run, model: str, target: str, split_name: str) -> dict:
     "The task record of one fit (see `tasks`)."
-    hit = [t for t in self.tasks if (t["model"], t["target"], t["name"]) == (model, target, split_name)]
-    if not hit:
+    if self._task_index is None:
+        self._task_index = {(t["model"], t["target"], t["name"]): t for t in self.tasks}
+    hit = self._task_index.get((model, target, split_name))
+    if hit is None:
         raise ValueError(f"{self.path}: no fit of {model!r} for {target!r} on split {split_name!r}")
-    return hit[0]
+    return hit
 
 # %% ../nbs/19_runs.ipynb #fd517a3b
 @patch
