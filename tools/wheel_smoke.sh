@@ -40,9 +40,25 @@ assert all(t == "aimstf_kit" or t.endswith(".dist-info") for t in tops), f"unexp
 print(f"wheel content ok: {len(in_wheel)} modules, top level {tops}")
 PY
 
-# 4. a fresh environment outside the repository, with the wheel and its dependencies
+# 4. a fresh environment outside the repository, with the wheel. Its dependencies (torch with its CUDA
+# libraries is about 6 GB) are by default taken from the calling Python's environment through a .pth line,
+# placed after the fresh site-packages, so the import below must still find the wheel's copy first; a
+# second 6 GB copy filled the CI machine's disk. `pip check` then proves the wheel's declared
+# dependencies are met. FULL=1 installs the dependencies into the fresh environment instead.
 "$py" -m venv "$work/venv"
-"$work/venv/bin/python" -m pip install -q "$whl"
+if [ "${FULL:-0}" = 1 ]; then
+  "$work/venv/bin/python" -m pip install -q --no-cache-dir "$whl"
+else
+  "$work/venv/bin/python" -m pip install -q --no-cache-dir --no-deps "$whl"
+  deps=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  fresh=$("$work/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  [ "$deps" != "$fresh" ] || { echo "FAIL: the calling Python is the fresh environment" >&2; exit 1; }
+  echo "$deps" > "$fresh/zz_aimstf_smoke_deps.pth"
+  # the venv's own old setuptools would shadow the one torch requires
+  "$work/venv/bin/python" -m pip uninstall -q -y setuptools
+  "$work/venv/bin/python" -m pip check
+  echo "dependencies from $deps (FULL=1 installs them into the fresh environment)"
+fi
 
 # 5. from outside the repository: the console script and every public module
 cd "$work"
