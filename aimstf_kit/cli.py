@@ -158,17 +158,30 @@ class _Names:
     def __str__(self):
         return ", ".join(getattr(import_module(self.module), self.attr))
 
+# %% ../nbs/90_cli.ipynb #d23f619b
+class _Default:
+    "A field of `TrainConfig()` (the kit's recipe), read when printed, so building the parser imports no torch."
+    def __init__(self, field: str):
+        self.field = field
+
+    def __str__(self):
+        from aimstf_kit.train import TrainConfig
+        return format(getattr(TrainConfig(), self.field), "g" if self.field in ("lr", "weight_decay") else "")
+
 # %% ../nbs/90_cli.ipynb #8d9d524c
 def _add_cv_training(c) -> None:
     "The training options of `aimstf cv` (the `TrainConfig` fields a user sets)."
-    c.add_argument("--epochs", type=int, default=None, help="default from the preset")
-    c.add_argument("--batch-size", type=int, default=None)
-    c.add_argument("--lr", type=float, default=None)
-    c.add_argument("--patience", type=int, default=10, help="early-stopping patience on validation (default 10)")
-    c.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
-                   help="learning rate per epoch (default constant, as the public code)")
-    c.add_argument("--eeg-augment", choices=sorted(EEG_AUGMENTS), default="none",
-                   help="EEG training augmentation (default none, as the public code; 'spectral': Fourier surrogate + sign flip)")
+    def opt(flag, help, **kw):  # "%(kit)s" in the help: TrainConfig()'s value (the kit's recipe), read only when printed
+        o = c.add_argument(flag, default=None, help=help, **kw)
+        o.kit = _Default(flag[2:].replace("-", "_"))
+    opt("--epochs", "training epochs (default %(kit)s)", type=int)
+    opt("--batch-size", "(default %(kit)s)", type=int)
+    opt("--lr", "Adam learning rate (default %(kit)s)", type=float)
+    opt("--weight-decay", "Adam L2 weight decay (default %(kit)s)", type=float)
+    opt("--patience", "early-stopping patience on validation (default %(kit)s: every epoch runs)", type=int)
+    opt("--schedule", "learning rate per epoch (default %(kit)s; the public code: constant)", choices=["constant", "cosine"])
+    opt("--eeg-augment", "EEG training augmentation (default %(kit)s: Fourier surrogate + sign flip; the public code: none)",
+        choices=sorted(EEG_AUGMENTS))
     c.add_argument("--face-augment", action="store_true", help="random resized crop and colour jitter of training faces")
     for k, what in (("alpha", "specific/shared difference terms"), ("beta", "CMD of the shared codes"),
                     ("gamma", "EEG/face specific difference")):
@@ -178,8 +191,9 @@ def _add_cv_training(c) -> None:
     c.add_argument("--bf16", action="store_true", help="bfloat16 autocast (faster on recent CPUs and GPUs; not bit-identical)")
     c.add_argument("--compile", action="store_true", help="torch.compile the model (minutes of warm-up; needs a C++ compiler on CPU)")
     pooled = ", ".join(p for p, spec in PROTOCOLS.items() if spec.preset == "pooled")
-    c.add_argument("--preset", choices=["per-subject", "pooled"], default=None,  # train.PRESETS (tested below)
-                   help=f"the public code's defaults (default: the protocol's: pooled for {pooled}, else per-subject)")
+    c.add_argument("--preset", choices=["public", "per-subject", "pooled"], default=None,  # 'public' + train.PRESETS (tested below)
+                   help="train with the public code's settings instead of the kit's recipe: 'public' picks the protocol's "
+                        f"(pooled for {pooled}, else per-subject); options given still override it")
 
 
 # %% ../nbs/90_cli.ipynb #328a6854
@@ -209,14 +223,14 @@ def _add_cv(sub) -> None:
 
 # %% ../nbs/90_cli.ipynb #dab8c8b5
 def _train_config(a):
-    "The `TrainConfig` of `aimstf cv`'s options: the preset (default: the protocol's), then the options given."
+    """The `TrainConfig` of `aimstf cv`'s options: `TrainConfig()`'s defaults (the kit's recipe) or, with `--preset`,
+    the public code's settings ('public': the protocol's preset); then every option given."""
     from aimstf_kit.train import PRESETS, TrainConfig
-    kw = dict(PRESETS[a.preset or PROTOCOLS[a.protocol].preset], seed=a.seed, patience=a.patience,
-              eeg_augment=a.eeg_augment, augment=a.face_augment, precision="bf16" if a.bf16 else "fp32",
-              compile=a.compile, schedule=a.schedule,
-              threshold=a.threshold, rule=a.rule,
+    preset = PROTOCOLS[a.protocol].preset if a.preset == "public" else a.preset
+    kw = dict(PRESETS[preset] if preset else {}, seed=a.seed, augment=a.face_augment,
+              precision="bf16" if a.bf16 else "fp32", compile=a.compile, threshold=a.threshold, rule=a.rule,
               loss_alpha=a.loss_alpha, loss_beta=a.loss_beta, loss_gamma=a.loss_gamma, cmd_span=a.cmd_span)
-    for k in ("epochs", "batch_size", "lr"):
+    for k in ("epochs", "batch_size", "lr", "weight_decay", "patience", "schedule", "eeg_augment"):
         if getattr(a, k) is not None:
             kw[k] = getattr(a, k)
     return TrainConfig(**kw)

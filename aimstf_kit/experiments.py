@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['RESULT_COLUMNS', 'LEAKY_NOTE', 'plan_tasks', 'run_cv', 'results_frame', 'aggregate', 'compare_models', 'paper_table',
-           'table_markdown', 'synthetic_cv', 'plot_folds', 'demo', 'RunError', 'versions']
+           'table_markdown', 'synthetic_cache', 'synthetic_cv', 'plot_folds', 'demo', 'RunError', 'versions']
 
 # %% ../nbs/21_experiments.ipynb #04eab470
 import json
@@ -361,6 +361,23 @@ def table_markdown(df: pd.DataFrame, skipped: Sequence = ()) -> str:
     return "\n".join(lines) + "\n"
 
 # %% ../nbs/21_experiments.ipynb #d295151a
+def synthetic_cache(out, signal: str = "both", subjects: int = 1, trials: int = 40, seconds: int = 20,
+                    strength: float = 1.0, faces: bool = True, seed: int = 0, jobs: int = 1, progress: bool = True) -> Path:
+    """Synthesise DEAP data (signal, subjects x trials x seconds, EEG cue `strength`, data seed `seed`) into
+    `out`/data and prepare it into `out`/cache, unless already there; returns the cache folder."""
+    from aimstf_kit.core import PrepareConfig
+    from aimstf_kit.prepare import prepare
+    from aimstf_kit.synth import SynthConfig, synth
+    out = Path(out)
+    scfg = SynthConfig(subjects=subjects, trials=trials, seconds=float(seconds), signal=signal, strength=strength,
+                       video=faces, seed=seed)
+    stamp = out / "data" / "synth.json"
+    if not (stamp.exists() and json.loads(stamp.read_text()) == scfg.to_dict()):
+        synth("deap", out / "data", scfg, progress=progress)
+        atomic_write(stamp, lambda f: f.write(json.dumps(scfg.to_dict()).encode()))
+    return prepare("deap", out / "data", out / "cache", PrepareConfig(faces=faces), workers=jobs, progress=progress)
+
+
 def synthetic_cv(out, signal: str = "both", models: Sequence[str] = ("aimstf", "eeg-only", "face-only"),
                  targets: Sequence[str] = ("valence",), subjects: int = 1, trials: int = 40, seconds: int = 20,
                  strength: float = 1.0, train: TrainConfig = TrainConfig(), n_folds: int = 5, jobs: int = 1,
@@ -368,22 +385,13 @@ def synthetic_cv(out, signal: str = "both", models: Sequence[str] = ("aimstf", "
     """Synthesise (signal, subjects x trials x seconds, EEG cue `strength`), prepare, and cross-validate
     `models` x `targets` under kfold-trial into `out`/run. Returns the tidy results. `fresh`: start the run
     afresh instead of resuming it."""
-    from aimstf_kit.core import PrepareConfig
-    from aimstf_kit.prepare import prepare
-    from aimstf_kit.synth import SynthConfig, synth
     out = Path(out)
     try:
         check_model_names(models)
     except ValueError as e:
         raise RunError(str(e)) from None
     faces = any(model_spec(m).modality != "eeg" for m in models)
-    scfg = SynthConfig(subjects=subjects, trials=trials, seconds=float(seconds), signal=signal, strength=strength,
-                       video=faces, seed=seed)
-    stamp = out / "data" / "synth.json"
-    if not (stamp.exists() and json.loads(stamp.read_text()) == scfg.to_dict()):
-        synth("deap", out / "data", scfg, progress=progress)
-        atomic_write(stamp, lambda f: f.write(json.dumps(scfg.to_dict()).encode()))
-    cdir = prepare("deap", out / "data", out / "cache", PrepareConfig(faces=faces), workers=jobs, progress=progress)
+    cdir = synthetic_cache(out, signal, subjects, trials, seconds, strength, faces, seed, jobs, progress)
     return run_cv(cdir, out / "run", "kfold-trial", models=models, targets=targets, train=train, n_folds=n_folds,
                   jobs=jobs, resume=not fresh and Run.exists(out / "run"), overwrite=fresh, progress=progress,
                   model_kwargs=model_kwargs)

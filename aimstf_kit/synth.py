@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['Signal', 'MARKER_BITS', 'MARKER_CELL', 'SUMMARY_FILE', 'plant_labels', 'make_eeg', 'make_peripheral', 'write_marker',
            'read_marker', 'FaceRenderer', 'haar_detector', 'write_dat', 'write_bdf', 'write_video', 'face_frames',
-           'SynthConfig', 'SynthSummary', 'write_summary', 'read_summary', 'synth_deap', 'raw_artefacts',
-           'synth_mahnob', 'synth']
+           'SynthConfig', 'SynthSummary', 'write_summary', 'read_summary', 'synth_deap', 'planted', 'ceilings',
+           'raw_artefacts', 'synth_mahnob', 'synth']
 
 # %% ../nbs/03_synth.ipynb #847247f2
 import csv
@@ -649,6 +649,29 @@ def synth_deap(out, cfg: SynthConfig = SynthConfig(), progress: bool = True) -> 
     if cfg.realistic:
         write_summary(summary)
     return summary
+
+# %% ../nbs/03_synth.ipynb #155ecf88
+def planted(cfg: SynthConfig, subject: int = 1) -> dict:
+    """The cues `synth_deap(out, cfg)` planted in DEAP subject `subject`, in `.dat` row order: `latent`, `eeg_cue`,
+    `face_cue`, each (trials, 2) with columns (valence, arousal); a label is `latent > 0`."""
+    if not 1 <= subject <= cfg.subjects:
+        raise ValueError(f"subject must be in 1..{cfg.subjects}, got {subject}")
+    latent, eeg_cue, face_cue = plant_labels(_subject_rng(cfg, "deap", subject, 0), cfg.trials, cfg.signal)
+    return dict(latent=latent, eeg_cue=eeg_cue, face_cue=face_cue)
+
+
+def ceilings(cfg: SynthConfig, target: str = "valence") -> dict:
+    """Mean best accuracy over the subjects' trials for a model seeing `eeg`, `face` or `both` modalities: a trial
+    counts 1 when a seen modality carries its label (cue = latent), else 0.5."""
+    col = {"valence": 0, "arousal": 1}[target]
+    acc = {"eeg": [], "face": [], "both": []}
+    for s in range(1, cfg.subjects + 1):
+        p = planted(cfg, s)
+        e = np.isclose(p["eeg_cue"][:, col], p["latent"][:, col])
+        f = np.isclose(p["face_cue"][:, col], p["latent"][:, col])
+        for k, carried in (("eeg", e), ("face", f), ("both", e | f)):
+            acc[k] += np.where(carried, 1.0, 0.5).tolist()
+    return {k: float(np.mean(v)) for k, v in acc.items()}
 
 # %% ../nbs/03_synth.ipynb #31aa8357
 _MAHNOB_VIDEO_SIZE = (780, 580)

@@ -48,12 +48,14 @@ class _Baseline(nn.Module):
 
 # %% ../../nbs/15_baselines.ipynb #63cfc511
 class EEGOnly(_Baseline):
-    "AIMSTF's EEG encoder + classifier. `attention_over` as in `EEGEncoder` ('electrodes' = paper)."
+    """AIMSTF's EEG encoder + classifier, as in the "paper" variant: `attention_over='electrodes'` and
+    `readout='log-power'` (see `EEGEncoder`; `readout='flatten'` is the public code's head)."""
     modality = "eeg"
 
-    def __init__(self, num_classes: int = 2, attention_over: str = "electrodes", n_levels: int = 6, **kw):
+    def __init__(self, num_classes: int = 2, attention_over: str = "electrodes", n_levels: int = 6,
+                 readout: str = "log-power", **kw):
         super().__init__()
-        self.encoder = EEGEncoder(n_levels=n_levels, attention_over=attention_over, **kw)
+        self.encoder = EEGEncoder(n_levels=n_levels, attention_over=attention_over, readout=readout, **kw)
         self.classifier = _classifier(128, num_classes)
 
     @property
