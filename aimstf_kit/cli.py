@@ -279,10 +279,13 @@ def _add_demo(sub) -> None:
     "The `demo` subcommand's options."
     d = sub.add_parser("demo", help="the main job on synthetic data it generates itself")
     d.add_argument("--out", type=Path, default=Path("aimstf_demo"), help="output folder (default ./aimstf_demo)")
-    d.add_argument("--subjects", type=int, default=2)
-    d.add_argument("--trials", type=int, default=10, help="trials per subject (default 10)")
-    d.add_argument("--seconds", type=int, default=4, help="seconds per trial (default 4)")
-    d.add_argument("--epochs", type=int, default=15)
+    d.add_argument("--subjects", type=int, default=1, help="synthetic subjects (default 1)")
+    d.add_argument("--trials", type=int, default=30, help="trials per subject (default 30)")
+    d.add_argument("--seconds", type=int, default=8, help="seconds per trial (default 8)")
+    d.add_argument("--folds", type=int, default=3, help="kfold-trial folds (default 3)")
+    d.add_argument("--epochs", type=int, default=None, help="training epochs (default: TrainConfig()'s, the kit's recipe)")
+    d.add_argument("--signal", choices=["complementary", "both", "eeg", "face"], default="complementary",
+                   help="where the synthetic labels are (default complementary: one modality per trial)")
     d.add_argument("--models", default="aimstf,eeg-only,face-only")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--jobs", type=int, default=2, help="parallel processes (default 2)")
@@ -294,13 +297,16 @@ def _demo_cmd(a) -> int:
     "`aimstf demo`: `experiments.demo`, then the cache, the table, where the results and figures are, and the time."
     from aimstf_kit.cache import open_cache
     from aimstf_kit.experiments import demo
-    r = demo(a.out, subjects=a.subjects, trials=a.trials, seconds=a.seconds, epochs=a.epochs, models=_csv_arg(a.models),
-             seed=a.seed, jobs=a.jobs, progress=not a.quiet)
+    from aimstf_kit.train import TrainConfig
+    r = demo(a.out, subjects=a.subjects, trials=a.trials, seconds=a.seconds, n_folds=a.folds, models=_csv_arg(a.models),
+             signal=a.signal, seed=a.seed, jobs=a.jobs, progress=not a.quiet,
+             train=TrainConfig(epochs=a.epochs) if a.epochs else None)
     print(open_cache(r["cache"]))
     print()
     print(r["table"])
     run = Path(r["run"])
-    print(f"results: {run / 'results.csv'}, {run / 'table.md'}; figures: {', '.join(str(f) for f in r['figures'])}")
+    print(f"table: {Path(a.out) / 'demo.md'}; the run's own table (CI, Wilcoxon): {run / 'table.md'}; results: {run / 'results.csv'}")
+    print(f"figures: {', '.join(str(f) for f in r['figures'])}")
     print(f"demo finished in {r['seconds']:.0f} s")
     return 0
 

@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['RESULT_COLUMNS', 'LEAKY_NOTE', 'plan_tasks', 'run_cv', 'results_frame', 'aggregate', 'compare_models', 'paper_table',
-           'table_markdown', 'synthetic_cache', 'synthetic_cv', 'plot_folds', 'demo', 'RunError', 'versions']
+           'table_markdown', 'synthetic_cache', 'synthetic_cv', 'plot_folds', 'demo_checks', 'demo_table', 'demo',
+           'RunError', 'versions']
 
 # %% ../nbs/21_experiments.ipynb #04eab470
 import json
@@ -422,8 +423,8 @@ def plot_folds(df: pd.DataFrame, ax=None, title: Optional[str] = None):
     return ax
 
 # %% ../nbs/21_experiments.ipynb #f13f4f06
-def _demo_figures(out: Path, run: Run, df: pd.DataFrame) -> list:
-    "sample.png, protocols.png, results.png and learning_curve.png of a demo run; returns their paths."
+def _demo_figures(out: Path, run: Run, df: pd.DataFrame, ceil: Optional[dict] = None) -> list:
+    "sample.png, protocols.png, results.png (with each model's ceiling) and learning_curve.png of a demo run; their paths."
     import matplotlib.pyplot as plt
     from aimstf_kit.prepare import plot_sample
     from aimstf_kit.splits import plot_protocols
@@ -435,27 +436,72 @@ def _demo_figures(out: Path, run: Run, df: pd.DataFrame) -> list:
     plot_sample(cache.eeg[i], faces, f"subject {cache.subject[i]}, trial {cache.trial[i]}, second "
                 f"{cache.segment[i]}: valence {cache.ratings[i, 0]:.2f}").savefig(files[0], dpi=120)
     plot_protocols(cache.subject, cache.trial).savefig(files[1], dpi=120)
-    plot_folds(df).figure.savefig(files[2], dpi=120, bbox_inches="tight")
+    ax = plot_folds(df, title="kfold-trial: mean (bars), folds (dots), optimistic best epoch (diamonds), ceiling (dashes)")
+    for i, ((m, _), _g) in enumerate(df.groupby(["model", "target"], sort=False)):
+        if ceil is not None and _SEES.get(m) in ceil:
+            ax.plot([i - 0.3, i + 0.3], [ceil[_SEES[m]]] * 2, color="k", lw=1.5)
+    ax.figure.savefig(files[2], dpi=120, bbox_inches="tight")
     m, t = run.check_task()
     first = run.splits[0].name
     plot_history(run.result(m, t, first)["history"], f"{m}, {first}").figure.savefig(files[3], dpi=120, bbox_inches="tight")
     plt.close("all")
     return files
 
-# %% ../nbs/21_experiments.ipynb #b88f08cd
-def demo(out="aimstf_demo", subjects: int = 2, trials: int = 10, seconds: int = 4, epochs: int = 15,
-         models=("aimstf", "eeg-only", "face-only"), seed: int = 0, jobs: int = 2, progress: bool = True) -> dict:
-    """Synthesise, prepare and cross-validate (kfold-trial, valence and arousal) AIMSTF and its unimodal baselines
-    into `out` (always afresh); write the table and figures. Returns paths, the results and the time taken."""
+# %% ../nbs/21_experiments.ipynb #727e8444
+_SEES = {"aimstf": "both", "eeg-only": "eeg", "face-only": "face", "tsception": "eeg", "deepvanet": "both",
+         "aimstf-reference": "both"}
+
+
+def demo_checks(means: dict, ceil: dict) -> list:
+    """The demo's claims as `(description, passed)`: each unimodal model within 0.10 of its ceiling, AIMSTF at least
+    0.10 above the better unimodal model, no model under 0.45. `means`: {model: mean test accuracy}."""
+    out = []
+    uni = {m: v for m, v in means.items() if _SEES.get(m) in ("eeg", "face")}
+    for m, v in uni.items():
+        c = ceil[_SEES[m]]
+        out.append((f"{m} {v:.3f} >= its ceiling {c:.3f} - 0.10", v >= c - 0.10))
+    if "aimstf" in means and uni:
+        best = max(uni, key=uni.get)
+        out.append((f"aimstf {means['aimstf']:.3f} >= {best} {uni[best]:.3f} + 0.10", means["aimstf"] >= uni[best] + 0.10))
+    out.append((f"no model below 0.45 (lowest {min(means.values()):.3f})", min(means.values()) >= 0.45))
+    return out
+
+# %% ../nbs/21_experiments.ipynb #b2c82532
+def demo_table(df: pd.DataFrame, ceil: dict) -> tuple:
+    "`(markdown, checks)`: one row per model (what it sees, its ceiling, test accuracy, the optimistic column) and the claims."
+    means = {m: float(g.test_accuracy.mean()) for m, g in df.groupby("model", sort=False)}
+    lines = ["| model | sees | ceiling | test accuracy (mean ± std over folds) | macro-F1 | "
+             "best test accuracy over epochs (OPTIMISTIC) |", "|---|---|---|---|---|---|"]
+    for m, g in df.groupby("model", sort=False):
+        s = _SEES.get(m, "?")
+        lines.append(f"| {m} | {s} | {ceil.get(s, float('nan')):.3f} | {g.test_accuracy.mean():.3f} ± "
+                     f"{g.test_accuracy.std(ddof=0):.3f} | {g.test_macro_f1.mean():.3f} | "
+                     f"{g.test_accuracy_best_over_epochs_OPTIMISTIC.mean():.3f} |")
+    checks = demo_checks(means, ceil)
+    lines += ["", *[f"- [{'x' if ok else ' '}] {d}" for d, ok in checks]]
+    return "\n".join(lines) + "\n", checks
+
+# %% ../nbs/21_experiments.ipynb #70b24e71
+def demo(out="aimstf_demo", subjects: int = 1, trials: int = 30, seconds: int = 8, n_folds: int = 3,
+         models=("aimstf", "eeg-only", "face-only"), signal: str = "complementary", seed: int = 0, jobs: int = 2,
+         train: Optional[TrainConfig] = None, progress: bool = True) -> dict:
+    """Synthesise (`signal`, subjects x trials x seconds), prepare and cross-validate (kfold-trial, valence) AIMSTF and
+    its unimodal rows with `TrainConfig()`'s defaults (or `train`) into `out` (always afresh); write demo.md (the
+    table with ceilings and claims), the run's table and figures. Returns paths, results, table, claims and time."""
     import matplotlib
     matplotlib.use("Agg")
+    from aimstf_kit.synth import SynthConfig, ceilings
     out = Path(out)
     t0 = time.perf_counter()
-    cfg = TrainConfig(epochs=epochs, batch_size=16, lr=1e-3, patience=epochs, seed=seed, schedule="cosine",
-                      eeg_augment="spectral")
-    df = synthetic_cv(out, "both", models=list(models), targets=["valence", "arousal"], subjects=subjects, trials=trials,
-                      seconds=seconds, train=cfg, jobs=jobs, seed=seed, progress=progress, fresh=True)
+    cfg = (train or TrainConfig()).replace(seed=seed)
+    df = synthetic_cv(out, signal, models=list(models), targets=["valence"], subjects=subjects, trials=trials,
+                      seconds=seconds, train=cfg, n_folds=n_folds, jobs=jobs, seed=seed, progress=progress, fresh=True)
+    ceil = ceilings(SynthConfig(subjects=subjects, trials=trials, seconds=float(seconds), signal=signal, seed=seed))
+    table, checks = demo_table(df, ceil)
+    head = (f"Synthetic DEAP, {subjects} subject(s) x {trials} trials x {seconds} s, signal {signal!r} (where the valence "
+            f"labels are), kfold-trial ({n_folds} folds), TrainConfig() defaults, seed {seed}\n\n")
+    atomic_write(out / "demo.md", lambda f: f.write((head + table).encode()))
     run = Run(out / "run")
-    files = _demo_figures(out, run, df)
-    return dict(out=str(out), cache=run.spec["cache"], run=str(run.path), results=df, table=run.table(), figures=files,
-                seconds=time.perf_counter() - t0)
+    files = _demo_figures(out, run, df, ceil)
+    return dict(out=str(out), cache=run.spec["cache"], run=str(run.path), results=df, table=head + table, checks=checks,
+                ceilings=ceil, run_table=run.table(), figures=files, seconds=time.perf_counter() - t0)

@@ -102,7 +102,7 @@ def _means(rows: list, seeds) -> dict:
             out[sc] = {m: float(np.mean([r["accuracy"] for r in got if r["model"] == m])) for m in models}
     return out
 
-# %% ../nbs/23_synthetic_cv.ipynb #2491b3fd
+# %% ../nbs/23_synthetic_cv.ipynb #54db76ac
 def _markdown(setup: dict, rows: list, means: dict, ceil: dict, res: list, missing: list) -> str:
     "learning.md: the setup, one row per scenario and model (per seed, mean, ceiling), the checks, what was not run."
     t = setup["train"]
@@ -128,7 +128,7 @@ def _markdown(setup: dict, rows: list, means: dict, ceil: dict, res: list, missi
         lines += ["", "Not run (yet): " + ", ".join(missing) + "."]
     return "\n".join(lines) + "\n"
 
-
+# %% ../nbs/23_synthetic_cv.ipynb #a6eb938a
 def plot_learning(rows: list, ceil: dict, ax=None):
     "Mean test accuracy per scenario and model (bars), each seed's mean (dots), the model's ceiling (dashes), chance."
     import matplotlib.pyplot as plt
@@ -146,7 +146,7 @@ def plot_learning(rows: list, ceil: dict, ax=None):
     ax.set_title("signal: where the labels are; bars: mean, dots: seeds, dashes: ceiling", fontsize=8)
     return ax
 
-
+# %% ../nbs/23_synthetic_cv.ipynb #13c5a037
 def collect(out, seeds=(0, 1), results=None) -> dict:
     """Read the finished runs under `out`; write learning.json, learning.md and learning.png into `results`
     (default `out`). Returns {setup, rows, means, ceilings, checks, not_run}."""
@@ -157,7 +157,7 @@ def collect(out, seeds=(0, 1), results=None) -> dict:
     results = Path(results) if results is not None else out
     setup = json.loads((out / "setup.json").read_text())
     seeds = list(seeds)
-    ceil = {sc: ceilings(SynthConfig(trials=setup["trials"], seconds=float(setup["seconds"]), signal=sc,
+    ceil = {sc: ceilings(SynthConfig(subjects=1, trials=setup["trials"], seconds=float(setup["seconds"]), signal=sc,
                                      strength=setup["strength"])) for sc in SCENARIOS}
     rows, missing = _scenario_rows(out, seeds)
     means = _means(rows, seeds)
@@ -173,7 +173,7 @@ def collect(out, seeds=(0, 1), results=None) -> dict:
     plt.close(ax.figure)
     return dict(doc, checks=res)
 
-
+# %% ../nbs/23_synthetic_cv.ipynb #bac5c302
 def run(out, only=None, seeds=(0, 1), trials: int = 40, seconds: int = 10, strength: float = 1.0, n_folds: int = 5,
         train: TrainConfig = TrainConfig(), jobs: int = 1, progress: bool = True, results=None) -> dict:
     """Run the scenarios (all, or `only`) x training `seeds` that have not finished under `out` (each resumes where
@@ -196,17 +196,22 @@ def run(out, only=None, seeds=(0, 1), trials: int = 40, seconds: int = 10, stren
     return collect(out, setup["seeds"], results)
 
 # %% ../nbs/23_synthetic_cv.ipynb #b08d9264
-QUICK = dict(signal="both", trials=20, seconds=6, n_folds=3, targets={"aimstf": 0.80, "eeg-only": 0.75})
+QUICK = {  # model -> its CI-sized task (signal "both", kfold-trial) and the mean test accuracy it must reach
+    "aimstf": dict(trials=20, seconds=6, n_folds=3, target=0.80),
+    "eeg-only": dict(trials=40, seconds=10, n_folds=5, target=0.75),
+}
 
 
 def quick_check(out, models=("aimstf", "eeg-only"), jobs: int = 1, progress: bool = False) -> dict:
     """The CI-sized learning check (`QUICK`) into `out`: {means: {model: mean test accuracy}, checks: [(model,
     description, value, passed)], seconds}."""
-    t0 = time.perf_counter()
-    faces = any(_SEES[m] != "eeg" for m in models)
-    cdir = synthetic_cache(Path(out), QUICK["signal"], 1, QUICK["trials"], QUICK["seconds"], 1.0, faces, 0, jobs, progress)
-    df = run_cv(cdir, Path(out) / "run", "kfold-trial", models=models, n_folds=QUICK["n_folds"], jobs=jobs,
-                progress=progress, overwrite=True)
-    means = {m: float(df[df.model == m].test_accuracy.mean()) for m in models}
-    res = [(m, f"{m} >= {QUICK['targets'][m]:.2f}", means[m], means[m] >= QUICK["targets"][m]) for m in models]
+    t0, means, res = time.perf_counter(), {}, []
+    for m in models:
+        q = QUICK[m]
+        cdir = synthetic_cache(Path(out) / m, "both", 1, q["trials"], q["seconds"], 1.0, _SEES[m] != "eeg", 0, jobs, progress)
+        df = run_cv(cdir, Path(out) / m / "run", "kfold-trial", models=[m], n_folds=q["n_folds"], jobs=jobs,
+                    progress=progress, overwrite=True)
+        means[m] = float(df.test_accuracy.mean())
+        res.append((m, f"{m} >= {q['target']:.2f} ({q['trials']} trials x {q['seconds']} s, {q['n_folds']} folds)",
+                    means[m], means[m] >= q["target"]))
     return dict(means=means, checks=res, seconds=time.perf_counter() - t0)

@@ -47,15 +47,18 @@ def test_bad_input_is_one_clear_line(tmp_path):
 
 
 def test_demo_runs(tmp_path):
-    r = run("demo", "--out", tmp_path / "demo", "--subjects", 1, "--trials", 5, "--seconds", 2, "--epochs", 1,
+    r = run("demo", "--out", tmp_path / "demo", "--subjects", 1, "--trials", 6, "--seconds", 2, "--epochs", 1,
             "--models", "eeg-only,face-only", "--jobs", 1, "--quiet")
     assert r.returncode == 0, r.stderr
-    assert "Cache(deap, 1 subjects, 10 samples (10 with faces)" in r.stdout
-    assert "Protocol: kfold-trial; labels: rating >= 5" in r.stdout  # ends with the results table
-    assert "| deap | eeg-only |" in r.stdout and "| deap | face-only |" in r.stdout
+    assert "Cache(deap, 1 subjects, 12 samples (12 with faces)" in r.stdout
+    assert "signal 'complementary'" in r.stdout
+    assert "| eeg-only | eeg | " in r.stdout and "| face-only | face | " in r.stdout  # the table with ceilings
+    assert "- [" in r.stdout and "its ceiling" in r.stdout  # the claims, checked
+    assert (tmp_path / "demo" / "demo.md").read_text() in r.stdout
+    assert "Protocol: kfold-trial" in (tmp_path / "demo" / "run" / "table.md").read_text()
     for f in ("sample.png", "protocols.png", "results.png", "learning_curve.png"):
         assert (tmp_path / "demo" / f).stat().st_size > 10_000, f
-    assert len((tmp_path / "demo" / "run" / "results.csv").read_text().splitlines()) == 1 + 2 * 2 * 5
+    assert len((tmp_path / "demo" / "run" / "results.csv").read_text().splitlines()) == 1 + 2 * 3  # models x folds
 
 
 def test_prepare_command(tmp_path):

@@ -185,3 +185,18 @@ def test_imports_follow_the_layers():
     bad = [f"{m} (layer {layer[m]}) imports {d} (layer {layer[d]})" for p, m in mods.items()
            for d in sorted(kit_imports(p)) if d in layer and layer[d] > layer[m]]
     assert not bad, "imports against the layering:\n" + "\n".join(bad)
+
+
+def test_readme_holds_the_committed_benchmark_tables():
+    "README's demo and learning tables are the committed benchmarks/results files (tools/sync_readme.py copies them)."
+    import importlib.util
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("sync_readme", root / "tools" / "sync_readme.py")
+    sync = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sync)
+    readme = (root / "README.md").read_text()
+    for name in sync.BLOCKS:
+        start, end = f"<!-- {name}:start -->\n", f"<!-- {name}:end -->"
+        assert start in readme and end in readme, f"README.md lacks the {name} markers"
+        got = readme.split(start, 1)[1].split(end, 1)[0]
+        assert got == sync.block(name), f"README's {name} table is not benchmarks/results' (run python tools/sync_readme.py)"

@@ -165,8 +165,8 @@ class EEGEncoder(nn.Module):
     """AIMSTF's EEG branch: (B, 32, 128) -> (B, 128). `forward(x, internals=None)`: pass a dict to
     receive per-level similarities, weights, gate activations, attention maps and SE weights.
     `readout`: what the linear head sees: "flatten" (the public code: the flattened last level), "log-power"
-    (the per-electrode log mean square of each of the temporal stage's three scales) or "log-power-levels"
-    (the per-electrode log mean square of every level, the temporal stage included)."""
+    (the per-electrode log mean square of each of the temporal stage's three scales and of the last level) or
+    "log-power-levels" (the per-electrode log mean square of every level, the temporal stage included)."""
 
     def __init__(self, n_electrodes: int = 32, fs: int = 128, n_levels: int = 6, hidden: int = 24,
                  feature_size: int = 128, heads: int = 4, attn_dropout: float = 0.2,
@@ -181,14 +181,14 @@ class EEGEncoder(nn.Module):
         self.blocks = nn.ModuleList(DualFlowBlock(n_electrodes, t_len, heads, attn_dropout, attention_over,
                                                   keep_unused=keep_unused) for _ in range(n_levels))
         self.gates = nn.ModuleList(LevelGate(n_electrodes, hidden) for _ in range(n_levels))
-        d_in = {"flatten": n_electrodes * t_len, "log-power": n_electrodes * len(self.temporal.kernels),
+        d_in = {"flatten": n_electrodes * t_len, "log-power": n_electrodes * (len(self.temporal.kernels) + 1),
                 "log-power-levels": n_electrodes * (n_levels + 1)}[readout]
         self.head = nn.Linear(d_in, feature_size)
 
     @property
     def batch_dependent(self) -> bool:
         "True when a sample's feature depends on the rest of its batch (attention over the batch)."
-        return self.readout != "log-power" and any(b.attn.over == "batch" for b in self.blocks)
+        return any(b.attn.over == "batch" for b in self.blocks)
 
 # %% ../../nbs/10_eeg.ipynb #597c6759
 def _log_power(x: torch.Tensor) -> torch.Tensor:
@@ -220,13 +220,10 @@ def _levels(self: EEGEncoder, p0: torch.Tensor, internals: Optional[dict]) -> li
 def forward(self: EEGEncoder, x, internals: Optional[dict] = None):
     "(B, 32, 128) -> (B, feature_size); `internals`: a dict to fill with the levels' internals."
     p0 = self.temporal(x)
-    if self.readout == "log-power":
-        # the head reads the temporal stage only; the levels run only when their internals are asked for
-        if internals is not None:
-            self._levels(p0, internals)
-        parts = torch.split(p0, self.temporal.scale_lens(x.shape[-1]), dim=-1)
-        return self.head(torch.cat([_log_power(q) for q in parts], dim=1))
     p = self._levels(p0, internals)
     if self.readout == "flatten":
         return self.head(p[-1].flatten(1))
+    if self.readout == "log-power":  # the temporal stage's three scales, then the last level
+        parts = [*torch.split(p0, self.temporal.scale_lens(x.shape[-1]), dim=-1), p[-1]]
+        return self.head(torch.cat([_log_power(q) for q in parts], dim=1))
     return self.head(torch.cat([_log_power(q) for q in p], dim=1))
