@@ -216,7 +216,10 @@ def _add_cv(sub) -> None:
     c.add_argument("--subjects", default=None, help="subset, e.g. 1,2,5-8")
     c.add_argument("--jobs", type=int, default=1, help="folds trained in parallel processes (default 1)")
     c.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
-    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    c.add_argument("--seeds", type=int, default=1,
+                   help="repeat the run over N training seeds (--seed, --seed+1, ...): OUT/seed-<s> each, results of all in OUT, "
+                        "statistics over subject x seed pairs (default 1)")
     c.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1 ...")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(func=_cv_cmd)
@@ -237,13 +240,18 @@ def _train_config(a):
 
 # %% ../nbs/90_cli.ipynb #485f4485
 def _cv_cmd(a) -> int:
-    "`aimstf cv`: `experiments.run_cv`, then the run's table and where its results are."
-    from aimstf_kit.experiments import run_cv
-    from aimstf_kit.runs import Run
-    df = run_cv(a.cache, a.out, a.protocol, models=_csv_arg(a.model), targets=_csv_arg(a.target), train=_train_config(a),
-                n_folds=a.folds, subjects=_subjects_arg(a.subjects), jobs=a.jobs, resume=a.resume, device=a.device,
-                progress=not a.quiet, same_samples=a.same_samples)
-    print(Run(a.out).table())
+    "`aimstf cv`: `experiments.run_cv` (`run_seeds` with `--seeds N`), then the run's table and where its results are."
+    from aimstf_kit.experiments import run_cv, run_seeds
+    kw = dict(protocol=a.protocol, models=_csv_arg(a.model), targets=_csv_arg(a.target), train=_train_config(a),
+              n_folds=a.folds, subjects=_subjects_arg(a.subjects), jobs=a.jobs, resume=a.resume, device=a.device,
+              progress=not a.quiet, same_samples=a.same_samples)
+    if a.seeds < 1:
+        raise SystemExit(f"aimstf cv: --seeds must be at least 1, got {a.seeds}")
+    if a.seeds > 1:
+        df = run_seeds(a.cache, a.out, seeds=range(a.seed, a.seed + a.seeds), **kw)
+    else:
+        df = run_cv(a.cache, a.out, **kw)
+    print((Path(a.out) / "table.md").read_text())
     print(f"{len(df)} fold results: {Path(a.out) / 'results.csv'}; summary: {Path(a.out) / 'summary.json'}")
     return 0
 

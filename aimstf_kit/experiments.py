@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['RESULT_COLUMNS', 'LEAKY_NOTE', 'plan_tasks', 'run_cv', 'results_frame', 'aggregate', 'compare_models', 'paper_table',
            'table_markdown', 'synthetic_cache', 'synthetic_cv', 'plot_folds', 'demo_checks', 'demo_table', 'demo',
-           'RunError', 'versions']
+           'run_seeds', 'RunError', 'versions']
 
 # %% ../nbs/21_experiments.ipynb #04eab470
 import json
@@ -30,7 +30,7 @@ from .train import TrainConfig, fit
 _all_ = ["RunError", "versions"]
 
 # %% ../nbs/21_experiments.ipynb #13ab84f1
-RESULT_COLUMNS = ["dataset", "protocol", "leaky", "model", "target", "rule", "basis", "subject", "fold", "n_train", "n_val",
+RESULT_COLUMNS = ["dataset", "protocol", "leaky", "model", "target", "rule", "basis", "subject", "fold", "seed", "n_train", "n_val",
                   "n_test", "excluded_train", "excluded_val", "excluded_test", "best_epoch", "epochs_run", "test_accuracy", "test_macro_f1", "test_balanced_accuracy",
                   "test_accuracy_best_over_epochs_OPTIMISTIC", "test_confusion"]
 
@@ -127,13 +127,14 @@ def _class_notes(splits: dict, labels: dict, train: TrainConfig) -> list:
 
 
 def _annotate(results: list, run: Run) -> None:
-    "Add each result's sample basis and the samples its split left out (`excluded_*`), from the run's tasks."
+    "Add each result's sample basis, the samples its split left out (`excluded_*`) and its training seed, from the run."
     for r in results:
         rec = run.task(r["model"], r["target"], r["split"])
         base, used = run.splits_for(r["target"])[rec["split"]], run.task_split(r["model"], r["target"], r["split"])
         r.update(basis=rec["basis"], **{f"excluded_{k}": len(getattr(base, k)) - len(getattr(used, k))
                                         for k in ("train", "val", "test")})
         r["excluded_test"] += r.get("excluded_without_face") or 0
+        r["seed"] = run.spec["train"]["seed"]
 
 # %% ../nbs/21_experiments.ipynb #df51b77c
 def _worker_init(threads: int):
@@ -245,18 +246,31 @@ def _pooled(protocol: str) -> bool:
     "True if a protocol's results are averaged over folds (one pooled model) rather than over subjects."
     return protocol in PROTOCOLS and PROTOCOLS[protocol].pooled
 
+
+def _units(df: pd.DataFrame) -> list:
+    """The columns naming a table's independent unit: the subject (the fold for pooled protocols), and the training
+    seed when the results hold several (`run_seeds`)."""
+    u = ["fold" if _pooled(df["protocol"].iloc[0]) else "subject"]
+    return u + ["seed"] if "seed" in df and df["seed"].nunique() > 1 else u
+
+
+def _unit_name(df: pd.DataFrame) -> str:
+    "The units of `_units` in words (plural)."
+    u = _units(df)
+    return f"{u[0]} x seed pairs" if len(u) > 1 else f"{u[0]}s"
+
 # %% ../nbs/21_experiments.ipynb #e250a3f3
 def aggregate(df: pd.DataFrame) -> pd.DataFrame:
     """Mean, std (ddof 0, as the paper's tables) and the half width of the 95 % confidence interval of the mean
     (Student's t, `_ci95`) per (dataset, protocol, model, target, basis), across subjects (or across folds for
-    pooled protocols)."""
+    pooled protocols; across subject x seed pairs, or fold x seed pairs, when the results hold several seeds)."""
     if df["protocol"].nunique() > 1:
         raise ValueError(f"results mix protocols {sorted(df['protocol'].unique())}: aggregate one protocol at a time")
     if "basis" not in df:
         df = df.assign(basis="all")
     metrics = ["test_accuracy", "test_macro_f1", "test_balanced_accuracy", "test_accuracy_best_over_epochs_OPTIMISTIC"]
     keys = ["dataset", "protocol", "leaky", "model", "target", "basis"]
-    unit = df if _pooled(df["protocol"].iloc[0]) else df.groupby(keys + ["subject"], as_index=False)[metrics].mean()
+    unit = df.groupby(keys + _units(df), as_index=False)[metrics].mean()
     g = unit.groupby(keys)[metrics]
     out = g.mean().add_suffix("_mean").join(g.std(ddof=0).add_suffix("_std")).join(g.size().rename("n_units"))
     out = out.join(g.agg(_ci95_half_width).add_suffix("_ci95"))
@@ -265,15 +279,16 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
 # %% ../nbs/21_experiments.ipynb #c127929c
 def compare_models(df: pd.DataFrame, reference: str = "aimstf", metric: str = "test_accuracy") -> pd.DataFrame:
     """Each model against `reference`, per target, paired by unit (subject; fold for pooled protocols) on the table's
-    rows (basis other than `eeg-only`): units, mean difference (model - reference) and the two-sided Wilcoxon
-    signed-rank p-value (NaN with fewer than 2 units or no nonzero difference)."""
+    rows (basis other than `eeg-only`; subject x seed, or fold x seed, with several seeds): units, mean difference
+    (model - reference) and the two-sided Wilcoxon signed-rank p-value (NaN with fewer than 2 units or no nonzero
+    difference)."""
     from scipy.stats import wilcoxon
     b = df["basis"] if "basis" in df else pd.Series("all", index=df.index)
     d = df[b != "eeg-only"]
-    unit = "fold" if _pooled(d["protocol"].iloc[0]) else "subject"
+    units = _units(d)
     rows = []
     for t, dt in d.groupby("target"):
-        per = dt.groupby(["model", unit])[metric].mean().unstack(0)
+        per = dt.groupby(["model"] + units)[metric].mean().unstack(0)
         if reference not in per:
             continue
         for m in [c for c in per.columns if c != reference]:
@@ -332,12 +347,12 @@ def _stats_lines(df: pd.DataFrame) -> list:
     "The table's 95 % confidence intervals of the mean accuracy and the paired tests of each model against AIMSTF."
     agg = aggregate(df)
     agg = agg[agg["basis"] != "eeg-only"]
-    unit = "folds" if _pooled(df["protocol"].iloc[0]) else "subjects"
+    unit = _unit_name(df)
     lines = [f"Accuracy, 95 % confidence interval of the mean over {unit} (Student's t): " + ", ".join(
         f"{r.model}/{r.target} {100 * r.test_accuracy_mean:.1f} ± {100 * r.test_accuracy_ci95:.1f}" for r in agg.itertuples())]
     cmp = compare_models(df)
     if len(cmp):
-        lines += ["", f"Paired Wilcoxon signed-rank test against aimstf (accuracy, per {unit[:-1]}): " + ", ".join(
+        lines += ["", f"Paired Wilcoxon signed-rank test against aimstf (accuracy, paired by {unit[:-1]}): " + ", ".join(
             f"{r.model}/{r.target} {100 * r.mean_difference:+.1f} points, p = {r.wilcoxon_p:.3g} (n = {r.units})"
             for r in cmp.itertuples())]
     return lines
@@ -348,7 +363,7 @@ def table_markdown(df: pd.DataFrame, skipped: Sequence = ()) -> str:
     t = paper_table(df)
     heads = [f"{a} {b}" for a, b in t.columns]
     lines = [f"Protocol: {t.attrs['protocol']}; labels: {', '.join(sorted(df['rule'].unique()))}; "
-             f"mean ± std across {'folds' if _pooled(t.attrs['protocol']) else 'subjects'}", "",
+             f"mean ± std across {_unit_name(df)}", "",
              "| dataset | model | " + " | ".join(heads) + " |", "|---|---|" + "---|" * len(heads)]
     for (ds, m), row in t.iterrows():
         lines.append(f"| {ds} | {m} | " + " | ".join(str(v) for v in row.values) + " |")
@@ -505,3 +520,31 @@ def demo(out="aimstf_demo", subjects: int = 1, trials: int = 30, seconds: int = 
     files = _demo_figures(out, run, df, ceil)
     return dict(out=str(out), cache=run.spec["cache"], run=str(run.path), results=df, table=head + table, checks=checks,
                 ceilings=ceil, run_table=run.table(), figures=files, seconds=time.perf_counter() - t0)
+
+# %% ../nbs/21_experiments.ipynb #365806e6
+def run_seeds(cache_path, out, seeds: Sequence[int] = (0, 1), train: TrainConfig = TrainConfig(),
+              progress: bool = True, **kwargs) -> pd.DataFrame:
+    """`run_cv(cache_path, out/seed-<s>, train=train with seed s, **kwargs)` for each of `seeds`, then the results of
+    all of them in `out`: results.csv (with the `seed` of each row), summary.json (each seed's run folder, skipped
+    fits, aggregates, comparisons) and table.md (statistics over subject x seed pairs). Each seed's run resumes
+    (`resume=True`) like any run; the combined files are rewritten from them."""
+    seeds = [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise RunError(f"seeds must be distinct and at least one, got {seeds}")
+    out = Path(out)
+    if Run.exists(out):
+        raise RunError(f"{out} is a single run folder (it has run.json): give run_seeds a folder of its own")
+    frames, skipped, folders = [], [], {}
+    for s in seeds:
+        folder = out / f"seed-{s}"
+        frames.append(run_cv(cache_path, folder, train=train.replace(seed=s), progress=progress, **kwargs))
+        skipped += [dict(x, seed=s) for x in json.loads((folder / "summary.json").read_text())["skipped"]]
+        folders[s] = folder.name
+    df = pd.concat(frames, ignore_index=True)
+    df = df.sort_values(["model", "target", "subject", "seed", "fold"], kind="stable").reset_index(drop=True)
+    summary = dict(seeds=seeds, runs=folders, versions=versions(), skipped=skipped,
+                   aggregate=aggregate(df).to_dict(orient="records"), comparisons=compare_models(df).to_dict(orient="records"))
+    atomic_write(out / "results.csv", lambda f: f.write(df.to_csv(index=False).encode()))
+    atomic_write(out / "summary.json", lambda f: f.write(json.dumps(summary, indent=1, default=str).encode()))
+    atomic_write(out / "table.md", lambda f: f.write(table_markdown(df, skipped).encode()))
+    return df

@@ -123,3 +123,21 @@ def test_compile_option_trains(cache):
     comp = fit(c, split, cfg.replace(compile=True), progress=False, model_kwargs=dict(n_levels=2))
     assert abs(comp["history"][0]["train_loss"] - plain["history"][0]["train_loss"]) < 1e-3
     assert torch.compiler.is_compiling() is False
+
+
+def test_seeds_repeat_the_run_and_the_table_counts_subject_seed_pairs(cache, tmp_path):
+    out = tmp_path / "seeds"
+    r = cv(cache, "--out", out, "--epochs", "2", "--seeds", "2", *CV)  # CV has --seed 4: seeds 4 and 5
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in out.glob("seed-*")) == ["seed-4", "seed-5"]
+    df = pd.read_csv(out / "results.csv")
+    assert df.groupby("seed").size().to_dict() == {4: 6, 5: 6}  # 2 subjects x 3 folds each
+    for s in (4, 5):
+        one = pd.read_csv(out / f"seed-{s}" / "results.csv")
+        assert json.loads((out / f"seed-{s}" / "run.json").read_text())["spec"]["train"]["seed"] == s
+        assert one.test_accuracy.tolist() == df[df.seed == s].sort_values(["subject", "fold"]).test_accuracy.tolist()
+    assert "mean ± std across subject x seed pairs" in r.stdout
+    assert "95 % confidence interval of the mean over subject x seed pairs" in (out / "table.md").read_text()
+    assert json.loads((out / "summary.json").read_text())["aggregate"][0]["n_units"] == 4
+    bad = cv(cache, "--out", tmp_path / "bad", "--epochs", "1", "--seeds", "0", *CV)
+    assert bad.returncode != 0 and "--seeds must be at least 1" in bad.stderr
