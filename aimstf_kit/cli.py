@@ -288,8 +288,8 @@ def _add_demo(sub) -> None:
     d = sub.add_parser("demo", help="the main job on synthetic data it generates itself")
     d.add_argument("--out", type=Path, default=Path("aimstf_demo"), help="output folder (default ./aimstf_demo)")
     d.add_argument("--subjects", type=int, default=1, help="synthetic subjects (default 1)")
-    d.add_argument("--trials", type=int, default=30, help="trials per subject (default 30)")
-    d.add_argument("--seconds", type=int, default=8, help="seconds per trial (default 8)")
+    d.add_argument("--trials", type=int, default=40, help="trials per subject (default 40, DEAP's)")
+    d.add_argument("--seconds", type=int, default=4, help="seconds per trial (default 4)")
     d.add_argument("--folds", type=int, default=3, help="kfold-trial folds (default 3)")
     d.add_argument("--epochs", type=int, default=None, help="training epochs (default: TrainConfig()'s, the kit's recipe)")
     d.add_argument("--signal", choices=["complementary", "both", "eeg", "face"], default="complementary",

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from .cache import open_cache
 from .core import atomic_write
 from .models.registry import MODELS, check_model_names, model_spec
-from .runs import Run, RunError, versions
+from .runs import Run, RunError, versions, write_result_files
 from .splits import PROTOCOLS, check_no_leakage, class_counts, make_splits, restrict_split, single_class_sets
 from .train import TrainConfig, fit
 
@@ -349,7 +349,8 @@ def _stats_lines(df: pd.DataFrame) -> list:
     agg = agg[agg["basis"] != "eeg-only"]
     unit = _unit_name(df)
     lines = [f"Accuracy, 95 % confidence interval of the mean over {unit} (Student's t): " + ", ".join(
-        f"{r.model}/{r.target} {100 * r.test_accuracy_mean:.1f} ± {100 * r.test_accuracy_ci95:.1f}" for r in agg.itertuples())]
+        f"{r.model}/{r.target} {100 * r.test_accuracy_mean:.1f} ± {100 * r.test_accuracy_ci95:.1f}" if r.n_units > 1 else
+        f"{r.model}/{r.target} {100 * r.test_accuracy_mean:.1f} (one unit: no interval)" for r in agg.itertuples())]
     cmp = compare_models(df)
     if len(cmp):
         lines += ["", f"Paired Wilcoxon signed-rank test against aimstf (accuracy, paired by {unit[:-1]}): " + ", ".join(
@@ -497,7 +498,7 @@ def demo_table(df: pd.DataFrame, ceil: dict) -> tuple:
     return "\n".join(lines) + "\n", checks
 
 # %% ../nbs/21_experiments.ipynb #70b24e71
-def demo(out="aimstf_demo", subjects: int = 1, trials: int = 30, seconds: int = 8, n_folds: int = 3,
+def demo(out="aimstf_demo", subjects: int = 1, trials: int = 40, seconds: int = 4, n_folds: int = 3,
          models=("aimstf", "eeg-only", "face-only"), signal: str = "complementary", seed: int = 0, jobs: int = 2,
          train: Optional[TrainConfig] = None, progress: bool = True) -> dict:
     """Synthesise (`signal`, subjects x trials x seconds), prepare and cross-validate (kfold-trial, valence) AIMSTF and
@@ -533,18 +534,16 @@ def run_seeds(cache_path, out, seeds: Sequence[int] = (0, 1), train: TrainConfig
         raise RunError(f"seeds must be distinct and at least one, got {seeds}")
     out = Path(out)
     if Run.exists(out):
-        raise RunError(f"{out} is a single run folder (it has run.json): give run_seeds a folder of its own")
+        raise RunError(f"{out} is a single run folder: give run_seeds a folder of its own")
     frames, skipped, folders = [], [], {}
     for s in seeds:
         folder = out / f"seed-{s}"
         frames.append(run_cv(cache_path, folder, train=train.replace(seed=s), progress=progress, **kwargs))
-        skipped += [dict(x, seed=s) for x in json.loads((folder / "summary.json").read_text())["skipped"]]
+        skipped += [dict(x, seed=s) for x in Run(folder).summary()["skipped"]]
         folders[s] = folder.name
     df = pd.concat(frames, ignore_index=True)
     df = df.sort_values(["model", "target", "subject", "seed", "fold"], kind="stable").reset_index(drop=True)
     summary = dict(seeds=seeds, runs=folders, versions=versions(), skipped=skipped,
                    aggregate=aggregate(df).to_dict(orient="records"), comparisons=compare_models(df).to_dict(orient="records"))
-    atomic_write(out / "results.csv", lambda f: f.write(df.to_csv(index=False).encode()))
-    atomic_write(out / "summary.json", lambda f: f.write(json.dumps(summary, indent=1, default=str).encode()))
-    atomic_write(out / "table.md", lambda f: f.write(table_markdown(df, skipped).encode()))
+    write_result_files(out, df, summary, table_markdown(df, skipped))
     return df

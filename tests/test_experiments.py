@@ -141,3 +141,15 @@ def test_seeds_repeat_the_run_and_the_table_counts_subject_seed_pairs(cache, tmp
     assert json.loads((out / "summary.json").read_text())["aggregate"][0]["n_units"] == 4
     bad = cv(cache, "--out", tmp_path / "bad", "--epochs", "1", "--seeds", "0", *CV)
     assert bad.returncode != 0 and "--seeds must be at least 1" in bad.stderr
+
+
+def test_hand_baseline_script_scores_a_run(cache, tmp_path):
+    "benchmarks/hand_lda.py (README quotes it) reads a finished run's cache and saved splits."
+    import sys
+    from pathlib import Path
+    out = tmp_path / "one"
+    assert cv(cache, "--out", out, "--epochs", "1", *CV).returncode == 0
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "hand_lda.py"
+    r = subprocess.run([sys.executable, str(script), str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "test accuracy per fold" in r.stdout and len(r.stdout.split("[")[1].split("]")[0].split()) == 3 * 2  # folds x subjects

@@ -148,7 +148,7 @@ LAYERS = [
      "models"],
     ["metrics", "train"],
     ["runs"],
-    ["experiments", "learning"],
+    ["experiments", "learning", "ablation"],
     ["interpret", "explorer"],
     ["cli"],
 ]

@@ -61,7 +61,7 @@ def test_attributions_find_the_planted_cues(tmp_path):
     from aimstf_kit.cache import open_cache
     from aimstf_kit.experiments import synthetic_cv
     from aimstf_kit.interpret import _batch, explain, load_fold, lower_half_share
-    from aimstf_kit.splits import make_splits
+    from aimstf_kit.runs import Run
     from aimstf_kit.train import TrainConfig
     torch.set_num_threads(2)
     cfg = TrainConfig(epochs=20, patience=20, batch_size=32, lr=1e-3, schedule="cosine", eeg_augment="spectral")
@@ -71,7 +71,7 @@ def test_attributions_find_the_planted_cues(tmp_path):
     spec = json.loads((tmp_path / "run" / "run.json").read_text())["spec"]
     cache = open_cache(spec["cache"])
     eeg_imp, face_share = [], []
-    for split in make_splits("kfold-trial", cache.subject, cache.trial, n_folds=5, seed=0):
+    for split in Run(tmp_path / "run").splits_for("valence"):  # the splits the run trained with (stratified)
         fold = load_fold(tmp_path / "run", int(split.test[0]))  # the model that held these trials out
         b, _ = _batch(cache, split.test[::4], "valence", "both")
         ex = explain(fold.model, b, face_methods=["integrated_gradients"], eeg_methods=["integrated_gradients"], ig_steps=16)
@@ -79,6 +79,7 @@ def test_attributions_find_the_planted_cues(tmp_path):
         face_share.append(lower_half_share(ex.face_attribution["integrated_gradients"]).mean())
     imp = np.mean(eeg_imp, 0)
     top = [DEAP_EEG_CHANNELS[i] for i in np.argsort(-imp)[:8]]  # the top quartile of 32 electrodes
+    print("test accuracy per fold:", df.test_accuracy.round(3).tolist())
     print("top quartile:", top, "face mass in the lower half:", np.round(face_share, 3))
     assert sum(c in FRONTAL_PAIRS for c in top) >= 6, top
     assert np.mean(face_share) > 0.5, face_share

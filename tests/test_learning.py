@@ -18,6 +18,7 @@ from aimstf_kit.learning import quick_check, run
 def test_models_learn_quick(tmp_path):
     torch.set_num_threads(2)
     r = quick_check(tmp_path, jobs=2)
+    print("quick check:", {m: round(v, 3) for m, v in r["means"].items()}, f"{r['seconds']:.0f} s")
     failed = [f"{d}: {v:.3f}" for _, d, v, ok in r["checks"] if not ok]
     assert not failed, failed
 
@@ -35,6 +36,7 @@ def test_quick_check_fails_without_the_eeg(tmp_path, monkeypatch):
     monkeypatch.setattr(EmotionDataset, "__getitems__", zero_eeg)
     r = quick_check(tmp_path, models=("eeg-only",))  # jobs=1: the patch reaches the training loop
     (_, desc, value, ok), = r["checks"]
+    print(f"EEG zeroed: {desc}: {value:.3f}")
     assert not ok, f"{desc} passed with the EEG zeroed: {value:.3f}"
     assert abs(value - 0.5) <= 0.15, value
 

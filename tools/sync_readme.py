@@ -1,6 +1,6 @@
 """Copy the committed benchmark outputs into README's source (nbs/index.ipynb), then regenerate README.md.
 
-    python tools/sync_readme.py                         # learning.md and demo.md from benchmarks/results
+    python tools/sync_readme.py                         # learning.md, ablation.md and demo.md from benchmarks/results
     python tools/sync_readme.py --demo aimstf_demo      # first copy a demo run's demo.md and results.png there
 
 Each table goes between its markers (`<!-- learning:start -->` ... `<!-- learning:end -->`, same for `demo`)
@@ -16,7 +16,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-BLOCKS = {"learning": ("learning.md", "learning.png"), "demo": ("demo.md", "demo.png")}
+BLOCKS = {"learning": ("learning.md", "learning.png"), "demo": ("demo.md", "demo.png"),
+          "ablation": ("ablation.md", "ablation.png")}
 
 
 def block(name: str) -> str:

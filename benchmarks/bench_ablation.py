@@ -1,0 +1,49 @@
+"""What is each of the kit's additions worth? Each switched off one at a time, on the models it affects (issue 12).
+
+    python benchmarks/bench_ablation.py --out /tmp/abl --results benchmarks/results                  # everything, many hours
+    python benchmarks/bench_ablation.py --out /tmp/abl --tasks eeg --models eeg-only --seeds 0 \\
+        --results benchmarks/results                                                                  # a part
+
+Setup (the learning benchmark's): DEAP format, 1 subject x 40 trials x 10 s, cue strength 1.0, valence,
+kfold-trial, 5 folds, training seeds 0 and 1, `TrainConfig()` defaults. Tasks: `eeg` (labels in the EEG only) and
+`complementary` (each trial's label in one modality). Per task, a `defaults` run and one run per addition switched
+off (`aimstf_kit.ablation.ABLATIONS`): the log-power EEG readout, the spectral EEG augmentation, ImageNet
+standardisation of faces, feature BatchNorm before fusion, CMD on batch-rescaled codes, the cosine schedule.
+Every (task, run, seed) is a resumable `run_cv` folder under OUT; parts run separately add up.
+RESULTS/ablation.{json,md,png} hold the effects of what has finished and the list of what was not run.
+
+The ablations, runner and report are `aimstf_kit.ablation` (nbs/24_ablation.ipynb); this is its command line.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from aimstf_kit.ablation import ABLATIONS, TASKS, run
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, required=True, help="folder of the runs (resumable)")
+    ap.add_argument("--results", type=Path, default=None, help="where ablation.{json,md,png} go (default OUT)")
+    ap.add_argument("--only", default=None, help=f"comma-separated subset of {','.join(ABLATIONS)}")
+    ap.add_argument("--tasks", default=None, help=f"comma-separated subset of {','.join(TASKS)}")
+    ap.add_argument("--models", default=None, help="comma-separated subset of aimstf,eeg-only,face-only")
+    ap.add_argument("--seeds", default="0,1", help="training seeds (default 0,1)")
+    ap.add_argument("--trials", type=int, default=40)
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--strength", type=float, default=1.0)
+    ap.add_argument("--jobs", type=int, default=1, help="folds trained in parallel processes")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads of this process (with --jobs 1)")
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    split = lambda s: s.split(",") if s else None
+    run(a.out, split(a.only), split(a.tasks), split(a.models), [int(s) for s in a.seeds.split(",")], a.trials,
+        a.seconds, a.strength, jobs=a.jobs, results=a.results)
+    print((Path(a.results or a.out) / "ablation.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
