@@ -23,20 +23,13 @@ from pathlib import Path
 
 import torch
 
-from aimstf_kit.learning import SCENARIOS, run
+from aimstf_kit.learning import SCENARIOS, benchmark_options, run
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", type=Path, required=True, help="folder of the runs (resumable)")
-    ap.add_argument("--results", type=Path, default=None, help="where learning.{json,md,png} go (default OUT)")
+    benchmark_options(ap, "learning.{json,md,png}")
     ap.add_argument("--only", default=None, help=f"comma-separated subset of {','.join(SCENARIOS)}")
-    ap.add_argument("--seeds", default="0,1", help="training seeds (default 0,1)")
-    ap.add_argument("--trials", type=int, default=40)
-    ap.add_argument("--seconds", type=int, default=10)
-    ap.add_argument("--strength", type=float, default=1.0)
-    ap.add_argument("--jobs", type=int, default=1, help="folds trained in parallel processes")
-    ap.add_argument("--threads", type=int, default=2, help="torch threads of this process (with --jobs 1)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     seeds = [int(s) for s in a.seeds.split(",")]
