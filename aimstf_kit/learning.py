@@ -216,7 +216,7 @@ def quick_check(out, models=("aimstf", "eeg-only"), jobs: int = 1, progress: boo
                     means[m], means[m] >= q["target"]))
     return dict(means=means, checks=res, seconds=time.perf_counter() - t0)
 
-# %% ../nbs/23_synthetic_cv.ipynb #52ffdd04
+# %% ../nbs/23_synthetic_cv.ipynb #044ec7f2
 def benchmark_options(ap, files: str) -> None:
     """The options the learning and ablation benchmarks' command lines share (`benchmarks/bench_*.py`): where the
     runs and the `files` go, training seeds, the data's size and cue strength, processes and threads."""
