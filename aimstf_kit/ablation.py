@@ -16,7 +16,7 @@ import numpy as np
 from .core import atomic_write
 from .experiments import run_cv, synthetic_cache
 from .learning import _check_setup, _setup
-from .runs import Run
+from .runs import Run, finished
 from .train import TrainConfig
 
 # %% ../nbs/24_ablation.ipynb #f8d9f304
@@ -59,8 +59,9 @@ def plan(task: str, only=None, models=None) -> list:
 def run(out, only=None, tasks=None, models=None, seeds=(0, 1), trials: int = 40, seconds: int = 10,
         strength: float = 1.0, n_folds: int = 5, train: TrainConfig = TrainConfig(), jobs: int = 1,
         progress: bool = True, results=None) -> dict:
-    """Train the planned runs of `tasks` (default all) x `seeds` not yet finished under `out`, then `collect`
-    everything finished there into `results` (default `out`)."""
+    """Train the planned runs of `tasks` (default all) x their models x `seeds` not yet finished under `out` (one
+    run folder `out/<task>/<run>/<model>/seed<s>` each), then `collect` everything finished there into `results`
+    (default `out`)."""
     out = Path(out)
     _check_setup(out, _setup(trials, seconds, strength, n_folds, seeds, train))
     for task in tasks or TASKS:
@@ -68,14 +69,13 @@ def run(out, only=None, tasks=None, models=None, seeds=(0, 1), trials: int = 40,
         if not runs:
             continue
         cdir = synthetic_cache(out / task, task, 1, trials, seconds, strength, True, 0, jobs, progress)
-        for name, ms, mk, tr in runs:
-            for s in seeds:
-                rdir, t0 = out / task / name / f"seed{s}", time.perf_counter()
-                if Run.exists(rdir) and Run(rdir).finished() and set(Run(rdir).spec["models"]) >= set(ms):
-                    continue
-                run_cv(cdir, rdir, "kfold-trial", models=ms, train=train.replace(seed=s, **tr), n_folds=n_folds,
-                       jobs=jobs, resume=Run.exists(rdir), progress=progress, model_kwargs=mk)
-                print(f"[{task} {name} seed {s}] {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        for (name, ms, mk, tr), m, s in ((r, m, s) for r in runs for m in r[1] for s in seeds):
+            rdir, t0 = out / task / name / m / f"seed{s}", time.perf_counter()
+            if finished(rdir):
+                continue
+            run_cv(cdir, rdir, "kfold-trial", models=[m], train=train.replace(seed=s, **tr), n_folds=n_folds,
+                   jobs=jobs, resume=Run.exists(rdir), progress=progress, model_kwargs={m: mk[m]} if m in mk else None)
+            print(f"[{task} {name} {m} seed {s}] {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     return collect(out, results)
 
 # %% ../nbs/24_ablation.ipynb #8a1f6b9c
@@ -84,14 +84,11 @@ def _rows(out: Path) -> list:
     rows = []
     for task in TASKS:
         for name in ["defaults", *ABLATIONS]:
-            for rdir in sorted((out / task / name).glob("seed*")):
-                if not (Run.exists(rdir) and Run(rdir).finished()):
-                    continue
-                df = Run(rdir).results()
-                for m, d in df.groupby("model"):
-                    rows.append(dict(task=task, run=name, seed=int(rdir.name[4:]), model=m,
-                                     accuracy=float(d.test_accuracy.mean()), macro_f1=float(d.test_macro_f1.mean()),
-                                     folds=d.sort_values("fold").test_accuracy.round(4).tolist()))
+            for rdir in sorted(r for r in (out / task / name).glob("*/seed*") if finished(r)):
+                d = Run(rdir).results().sort_values("fold")
+                rows.append(dict(task=task, run=name, seed=int(rdir.name[4:]), model=rdir.parent.name,
+                                 accuracy=float(d.test_accuracy.mean()), macro_f1=float(d.test_macro_f1.mean()),
+                                 folds=d.test_accuracy.round(4).tolist()))
     return rows
 
 # %% ../nbs/24_ablation.ipynb #c7e5e84d

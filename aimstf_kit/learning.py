@@ -26,7 +26,7 @@ import torch
 
 from .core import atomic_write
 from .experiments import run_cv, synthetic_cache
-from .runs import Run
+from .runs import Run, finished
 from .synth import SynthConfig, ceilings
 from .train import TrainConfig
 
@@ -81,7 +81,7 @@ def _scenario_rows(out: Path, seeds) -> tuple:
     for sc, models in SCENARIOS.items():
         for s in seeds:
             p = out / sc / f"seed{s}"
-            if not (Run.exists(p) and Run(p).finished()):
+            if not finished(p):
                 missing.append(f"{sc} seed {s}")
                 continue
             df = Run(p).results()
@@ -187,7 +187,7 @@ def run(out, only=None, seeds=(0, 1), trials: int = 40, seconds: int = 10, stren
         cdir = synthetic_cache(out / sc, sc, 1, trials, seconds, strength, faces, 0, jobs, progress)
         for s in seeds:
             t0, rdir = time.perf_counter(), out / sc / f"seed{s}"
-            if Run.exists(rdir) and Run(rdir).finished():
+            if finished(rdir):
                 continue
             run_cv(cdir, rdir, "kfold-trial", models=models, train=replace(train, seed=s), n_folds=n_folds, jobs=jobs,
                    resume=Run.exists(rdir), progress=progress)

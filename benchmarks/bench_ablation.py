@@ -9,7 +9,7 @@ kfold-trial, 5 folds, training seeds 0 and 1, `TrainConfig()` defaults. Tasks: `
 `complementary` (each trial's label in one modality). Per task, a `defaults` run and one run per addition switched
 off (`aimstf_kit.ablation.ABLATIONS`): the log-power EEG readout, the spectral EEG augmentation, ImageNet
 standardisation of faces, feature BatchNorm before fusion, CMD on batch-rescaled codes, the cosine schedule.
-Every (task, run, seed) is a resumable `run_cv` folder under OUT; parts run separately add up.
+Every (task, run, model, seed) is a resumable `run_cv` folder under OUT; parts run separately add up.
 RESULTS/ablation.{json,md,png} hold the effects of what has finished and the list of what was not run.
 
 The ablations, runner and report are `aimstf_kit.ablation` (nbs/24_ablation.ipynb); this is its command line.
