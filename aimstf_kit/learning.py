@@ -198,7 +198,7 @@ def run(out, only=None, seeds=(0, 1), trials: int = 40, seconds: int = 10, stren
 # %% ../nbs/23_synthetic_cv.ipynb #b08d9264
 QUICK = {  # model -> its CI-sized task (signal "both", kfold-trial) and the mean test accuracy it must reach
     "aimstf": dict(trials=20, seconds=6, n_folds=3, target=0.80),
-    "eeg-only": dict(trials=40, seconds=10, n_folds=5, target=0.75),
+    "eeg-only": dict(trials=40, seconds=10, n_folds=3, target=0.75),
 }
 
 

@@ -153,3 +153,18 @@ def test_hand_baseline_script_scores_a_run(cache, tmp_path):
     r = subprocess.run([sys.executable, str(script), str(out)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "test accuracy per fold" in r.stdout and len(r.stdout.split("[")[1].split("]")[0].split()) == 3 * 2  # folds x subjects
+
+
+def test_face_feature_norm_script_compares_both_settings(tmp_path):
+    "benchmarks/face_feature_norm.py (chapter 15 and README quote it), CI-sized: both settings, every fold, the means."
+    import sys
+    from pathlib import Path
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "face_feature_norm.py"
+    r = subprocess.run([sys.executable, str(script), "--out", str(tmp_path / "ffn"), "--trials", "6", "--seconds", "2",
+                        "--epochs", "1"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    md = (tmp_path / "ffn" / "face_feature_norm.md").read_text()
+    rows = [l for l in md.splitlines() if l.startswith(("| batch |", "| None |"))]
+    assert len(rows) == 6, md
+    assert "feature_norm=batch: mean test accuracy" in md and "feature_norm=None: mean test accuracy" in md
+    assert "1 epochs" in md and "6 trials x 2 s" in md

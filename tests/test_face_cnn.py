@@ -10,7 +10,7 @@ import torch
 
 from aimstf_kit.datasets import make_splits, open_cache
 from aimstf_kit.models.aimstf import AIMSTF
-from aimstf_kit.models.baselines import DeepVANet, build_model
+from aimstf_kit.models.baselines import DeepVANet, FaceOnly, build_model
 from aimstf_kit.models.eeg import n_params
 from aimstf_kit.models.face import PRETRAINED_CNN_SHAPES, FaceEncoder, load_face_cnn
 from aimstf_kit.prepare import prepare
@@ -32,7 +32,10 @@ def cnn_file(tmp_path_factory):
 
 
 def cnn_of(model) -> dict:
-    return next(m for m in model.modules() if isinstance(m, FaceEncoder)).cnn.state_dict()
+    "The frame CNN's three convolutions under the public positions 0, 3, 6 (BatchNorms, if any, left out)."
+    enc = next(m for m in model.modules() if isinstance(m, FaceEncoder))
+    convs = [m for m in enc.cnn if isinstance(m, torch.nn.Conv2d)]
+    return {f"{p}.{n}": getattr(c, n) for p, c in zip((0, 3, 6), convs) for n in ("weight", "bias")}
 
 
 def test_deepvanet_parameter_counts():
@@ -45,7 +48,8 @@ def test_deepvanet_parameter_counts():
 
 
 @pytest.mark.parametrize("make", [lambda: AIMSTF("reference", n_levels=1),
-                                  lambda: FaceEncoder(channel_order="bgr", normalize=None),
+                                  lambda: FaceEncoder(channel_order="bgr", normalize=None, frame_norm=None),
+                                  lambda: FaceEncoder(channel_order="bgr", normalize=None, frame_norm="batch"),
                                   lambda: DeepVANet(channel_order="bgr", face_normalize=None)])
 def test_round_trip_when_the_input_convention_matches(cnn_file, make):
     path, sd = cnn_file
@@ -55,7 +59,8 @@ def test_round_trip_when_the_input_convention_matches(cnn_file, make):
         assert torch.equal(got[k[4:]], sd[k]), k
 
 
-@pytest.mark.parametrize("make", [lambda: AIMSTF("paper", n_levels=1), lambda: DeepVANet()])
+@pytest.mark.parametrize("make", [lambda: AIMSTF("paper", n_levels=1), lambda: DeepVANet(), lambda: FaceOnly(),
+                                  lambda: AIMSTF("paper", n_levels=1, frame_norm="batch")])
 def test_rgb_standardised_encoders_compute_what_the_public_pipeline_did(cnn_file, make):
     path, sd = cnn_file
     model = load_face_cnn(path, make())
@@ -64,12 +69,14 @@ def test_rgb_standardised_encoders_compute_what_the_public_pipeline_did(cnn_file
         assert torch.equal(got[k[4:]], sd[k])
     verbatim = cnn_of(load_face_cnn(path, make(), match_input=False))
     assert torch.equal(verbatim["0.weight"], sd["net.0.weight"])
-    public = torch.nn.Sequential(*FaceEncoder().cnn)  # the public CNN: BGR frames in [0, 1]
+    public = torch.nn.Sequential(*FaceEncoder(frame_norm=None).cnn)  # the public CNN: BGR frames in [0, 1]
     public.load_state_dict({k[4:]: v for k, v in sd.items() if k.startswith("net.")})
     enc = next(m for m in model.modules() if isinstance(m, FaceEncoder))
     x = torch.rand(6, 3, 64, 64)  # the kit's RGB frames
     u = ((x - enc.mean) / enc.std)  # what this encoder's CNN is given (RGB, standardised)
-    torch.testing.assert_close(enc.cnn(u), public(x.flip(1)), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(enc.cnn[0](u), public[0](x.flip(1)), atol=1e-5, rtol=1e-4)  # the rewritten conv
+    if enc.frame_norm is None:  # without BatchNorms in between, the whole CNN computes the public function
+        torch.testing.assert_close(enc.cnn(u), public(x.flip(1)), atol=1e-5, rtol=1e-4)
 
 
 def test_other_layouts_are_refused(cnn_file, tmp_path):

@@ -4,7 +4,7 @@
     pytest --runslow tests/test_learning.py -k full   # the full benchmark: hours on 2 CPU cores
 
 The CI-sized check (`aimstf_kit.learning.quick_check`): labels in both modalities, `TrainConfig()` defaults,
-kfold-trial; AIMSTF on 20 trials x 6 s (3 folds) >= 0.80, EEG-only on 40 trials x 10 s (5 folds) >= 0.75. The
+kfold-trial; AIMSTF on 20 trials x 6 s (3 folds) >= 0.80, EEG-only on 40 trials x 10 s (3 folds) >= 0.75. The
 negative control zeroes every EEG input the models see and requires the EEG-only check to fail: a check that
 passes without the signal would not be a check.
 """

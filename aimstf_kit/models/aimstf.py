@@ -22,9 +22,11 @@ from .fusion import SpecificSharedFusion
 # %% ../../nbs/14_aimstf.ipynb #e15b4ee1
 VARIANTS = {
     "reference": dict(attention_over="batch", scores="shared", cmd="reference", channel_order="bgr",
-                      head_activation=None, keep_unused=True, face_normalize=None, feature_norm=None, eeg_readout="flatten"),
+                      head_activation=None, keep_unused=True, face_normalize=None, feature_norm=None, eeg_readout="flatten",
+                      frame_norm=None),
     "paper": dict(attention_over="electrodes", scores="per_part", cmd="paper", channel_order="rgb",
-                  head_activation=None, keep_unused=False, face_normalize="imagenet", feature_norm="batch", eeg_readout="log-power"),
+                  head_activation=None, keep_unused=False, face_normalize="imagenet", feature_norm="batch", eeg_readout="log-power",
+                  frame_norm=None),
 }
 
 # %% ../../nbs/14_aimstf.ipynb #8eb8cea2
@@ -62,7 +64,8 @@ class AIMSTF(nn.Module):
         self.expect_face = (frames, 3, face_size, face_size)
         self.expect_eeg = (n_electrodes, fs)
         self.face = FaceEncoder(feature_size, frames, face_size, cfg["channel_order"], channels_last=fast, fast=fast,
-                                keep_discarded_rng=cfg["keep_unused"], normalize=cfg["face_normalize"])
+                                keep_discarded_rng=cfg["keep_unused"], normalize=cfg["face_normalize"],
+                                frame_norm=cfg["frame_norm"])
         self.eeg = EEGEncoder(n_electrodes, fs, n_levels, hidden, feature_size, 4, attn_dropout, cfg["attention_over"],
                               keep_unused=cfg["keep_unused"], readout=cfg["eeg_readout"])
         self.fusion = SpecificSharedFusion(feature_size, num_classes, dropout, cfg["scores"], cfg["head_activation"])

@@ -70,17 +70,24 @@ class EEGOnly(_Baseline):
 
 # %% ../../nbs/15_baselines.ipynb #41c1cfce
 class FaceOnly(_Baseline):
-    "AIMSTF's (DeepVANet's) face encoder + classifier."
+    """AIMSTF's face encoder + classifier, as in the "paper" variant: RGB, ImageNet-standardised frames and a
+    BatchNorm on the 128-d feature (`feature_norm`, AIMSTF's normalisation before the fusion); `feature_norm=None`
+    and `FaceEncoder`'s keywords (`normalize`, `frame_norm`, ...) switch each."""
     modality = "face"
 
-    def __init__(self, num_classes: int = 2, channel_order: str = "rgb", **kw):
+    def __init__(self, num_classes: int = 2, channel_order: str = "rgb", feature_norm: Optional[str] = "batch", **kw):
         super().__init__()
+        if feature_norm not in (None, "batch"):
+            raise ValueError(f"feature_norm must be None or 'batch', got {feature_norm!r}")
         self.encoder = FaceEncoder(channel_order=channel_order, **kw)
+        self.norm = nn.BatchNorm1d(128) if feature_norm == "batch" else None
         self.classifier = _classifier(128, num_classes)
 
     def forward(self, face, eeg=None):
         _check(face, (5, 3, 64, 64), "face")
         f = self.encoder(face)
+        if self.norm is not None:
+            f = self.norm(f)
         return ModelOutput(self.classifier(f), f)
 
 # %% ../../nbs/15_baselines.ipynb #f0a3c683
@@ -146,7 +153,7 @@ class DeepVANet(_Baseline):
                  channel_order: str = "rgb", face_normalize: Optional[str] = "imagenet"):
         super().__init__()
         self.n_electrodes, self.n_samples = n_electrodes, n_samples
-        self.face = FaceEncoder(feature_size=16, channel_order=channel_order, normalize=face_normalize)
+        self.face = FaceEncoder(feature_size=16, channel_order=channel_order, normalize=face_normalize, frame_norm=None)
         self.bio = deepvanet_eeg(n_electrodes, n_samples, 64)
         self.classifier = nn.Sequential(nn.Linear(80, 20), nn.ReLU(), nn.Dropout(dropout), nn.Linear(20, num_classes))
 

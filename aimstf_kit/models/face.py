@@ -15,12 +15,16 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # %% ../../nbs/11_face.ipynb #69039a2a
-def frame_cnn(pool_first: bool = False) -> nn.Sequential:
-    "(N, 3, 64, 64) -> (N, 128, 6, 6): conv3-ReLU-maxpool3/2 x 3 (32, 64, 128 channels); `pool_first` swaps ReLU and pooling (exact)."
-    def tail():
-        return [nn.MaxPool2d(3, 2), nn.ReLU()] if pool_first else [nn.ReLU(), nn.MaxPool2d(3, 2)]
-    return nn.Sequential(nn.Conv2d(3, 32, 3), *tail(), nn.Conv2d(32, 64, 3), *tail(),
-                         nn.Conv2d(64, 128, 3, padding=1), *tail())
+def frame_cnn(pool_first: bool = False, norm: Optional[str] = None) -> nn.Sequential:
+    """(N, 3, 64, 64) -> (N, 128, 6, 6): conv3-ReLU-maxpool3/2 x 3 (32, 64, 128 channels); `pool_first` swaps ReLU
+    and pooling (exact); `norm="batch"` puts a BatchNorm2d right after each convolution."""
+    if norm not in (None, "batch"):
+        raise ValueError(f"norm must be None or 'batch', got {norm!r}")
+    def block(cin, cout, pad):
+        bn = [nn.BatchNorm2d(cout)] if norm else []
+        tail = [nn.MaxPool2d(3, 2), nn.ReLU()] if pool_first else [nn.ReLU(), nn.MaxPool2d(3, 2)]
+        return [nn.Conv2d(cin, cout, 3, padding=pad), *bn, *tail]
+    return nn.Sequential(*block(3, 32, 0), *block(32, 64, 0), *block(64, 128, 1))
 
 # %% ../../nbs/11_face.ipynb #c2e3195c
 class ConvLSTM(nn.Module):
@@ -59,23 +63,28 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 # %% ../../nbs/11_face.ipynb #7e8f8196
 class FaceEncoder(nn.Module):
-    "DeepVANet-style face branch: (B, T, 3, 64, 64) RGB in [0, 1] -> (B, 128)."
+    """DeepVANet-style face branch: (B, T, 3, 64, 64) RGB in [0, 1] -> (B, 128). Defaults are the "paper"
+    variant's (RGB, ImageNet standardisation); the public code's is `channel_order="bgr", normalize=None`.
+    `frame_norm="batch"`: a BatchNorm2d after each convolution of the frame CNN (an option, off by default)."""
 
     def __init__(self, feature_size: int = 128, frames: int = 5, size: int = 64, channel_order: str = "rgb",
                  channels_last: bool = True, fast: bool = True, keep_discarded_rng: bool = False,
-                 normalize: Optional[str] = "imagenet"):
+                 normalize: Optional[str] = "imagenet", frame_norm: Optional[str] = None):
         super().__init__()
         if channel_order not in ("rgb", "bgr"):
             raise ValueError(f"channel_order must be 'rgb' or 'bgr', got {channel_order!r}")
         if normalize not in (None, "imagenet"):
             raise ValueError(f"normalize must be None or 'imagenet', got {normalize!r}")
+        if frame_norm not in (None, "batch"):
+            raise ValueError(f"frame_norm must be None or 'batch', got {frame_norm!r}")
         self.channel_order, self.channels_last, self.normalize = channel_order, channels_last, normalize
+        self.frame_norm = frame_norm
         mean, std = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
         if channel_order == "bgr":  # statistics follow the channels the CNN sees
             mean, std = mean.flip(0), std.flip(0)
         self.register_buffer("mean", mean.view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", std.view(1, 3, 1, 1), persistent=False)
-        self.cnn = frame_cnn(pool_first=fast)
+        self.cnn = frame_cnn(pool_first=fast, norm=frame_norm)
         if keep_discarded_rng:  # the public code builds (and throws away) a classifier here: draw its init
             nn.Linear(4608, 1000), nn.Linear(1000, 2)
         self.rnn = ConvLSTM(128, 128, fast=fast)
@@ -144,8 +153,9 @@ def load_face_cnn(path_or_state_dict, model: nn.Module, match_input: bool = True
     dict) into the frame CNN of every `FaceEncoder` in `model` (AIMSTF "paper" or "reference", DeepVANet,
     FaceOnly, or an encoder itself); returns `model`.
 
-    Keys: `net.0|3|6.{weight,bias}` -> `cnn.0|3|6.{weight,bias}`; `classifier.*` is ignored; a
-    `module.` prefix is dropped. Any other layout raises a ValueError naming the file and the
+    Keys: `net.0|3|6.{weight,bias}` -> the first, second and third convolution of `cnn` (positions 0, 3, 6;
+    0, 4, 8 with `frame_norm="batch"`, whose BatchNorm layers keep their own parameters); `classifier.*` is
+    ignored; a `module.` prefix is dropped. Any other layout raises a ValueError naming the file and the
     missing, unexpected and mis-shaped keys. The file expects OpenCV BGR frames in [0, 1], not
     normalised: an encoder with `channel_order="bgr", normalize=None` (the "reference" variant) gets
     the weights as they are; for any other encoder, `match_input=True` rewrites the first convolution
@@ -160,6 +170,9 @@ def load_face_cnn(path_or_state_dict, model: nn.Module, match_input: bool = True
         w, b = state["net.0.weight"], state["net.0.bias"]
         if match_input:
             w, b = _match_input(w, b, enc)
-        new = {"0.weight": w, "0.bias": b, **{k[4:]: v for k, v in state.items() if not k.startswith("net.0.")}}
-        enc.cnn.load_state_dict(new)
+        convs = [m for m in enc.cnn if isinstance(m, nn.Conv2d)]
+        with torch.no_grad():
+            for conv, (cw, cb) in zip(convs, [(w, b), (state["net.3.weight"], state["net.3.bias"]),
+                                              (state["net.6.weight"], state["net.6.bias"])]):
+                conv.weight.copy_(cw); conv.bias.copy_(cb)
     return model
