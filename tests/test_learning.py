@@ -1,6 +1,6 @@
 """Do the models learn? A CI-sized check on every run of the suite, and the full benchmark (slow).
 
-    pytest tests/test_learning.py                 # the CI-sized check and its negative control, a few minutes
+    pytest tests/test_learning.py                 # the CI-sized check (4 min) and its negative control (2.5 min)
     pytest --runslow tests/test_learning.py -k full   # the full benchmark: hours on 2 CPU cores
 
 The CI-sized check (`aimstf_kit.learning.quick_check`): labels in both modalities, `TrainConfig()` defaults,
