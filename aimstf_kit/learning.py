@@ -21,13 +21,12 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import torch
 
 from .core import atomic_write
-from .experiments import run_cv, synthetic_cache
+from .experiments import _worker_init, run_cv, synthetic_cache
 from .runs import Run, finished
 from .synth import SynthConfig, ceilings
 from .train import TrainConfig
@@ -204,10 +203,8 @@ QUICK = {  # model -> its CI-sized task (signal "both", kfold-trial) and the mea
 }
 
 
-def _quick_one(out, m: str, jobs: int, progress: bool, threads: Optional[int] = None) -> float:
+def _quick_one(out, m: str, jobs: int, progress: bool) -> float:
     "Mean test accuracy of `m` on its `QUICK` task, synthesised, prepared and cross-validated under `out`/`m`."
-    if threads is not None:
-        torch.set_num_threads(threads)
     q = QUICK[m]
     cdir = synthetic_cache(Path(out) / m, "both", 1, q["trials"], q["seconds"], 1.0, _SEES[m] != "eeg", 0, jobs, progress)
     df = run_cv(cdir, Path(out) / m / "run", "kfold-trial", models=[m], n_folds=q["n_folds"], jobs=jobs,
@@ -225,8 +222,9 @@ def quick_check(out, models=("aimstf", "eeg-only"), jobs: int = 1, progress: boo
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
         threads = max(1, (os.cpu_count() or 1) // len(models))
-        with ProcessPoolExecutor(len(models), mp_context=mp.get_context("spawn")) as ex:
-            futs = [ex.submit(_quick_one, out, m, 1, False, threads) for m in models]
+        with ProcessPoolExecutor(len(models), mp_context=mp.get_context("spawn"), initializer=_worker_init,
+                                 initargs=(threads,)) as ex:  # run_cv's own worker set-up (torch threads)
+            futs = [ex.submit(_quick_one, out, m, 1, False) for m in models]
             means = {m: f.result() for m, f in zip(models, futs)}
     else:
         means = {m: _quick_one(out, m, jobs, progress) for m in models}
