@@ -7,9 +7,9 @@
 Setup (the learning benchmark's): DEAP format, 1 subject x 40 trials x 10 s, cue strength 1.0, valence,
 kfold-trial, 5 folds, training seeds 0 and 1, `TrainConfig()` defaults. Tasks: `eeg` (labels in the EEG only) and
 `complementary` (each trial's label in one modality). Per task, a `defaults` run and one run per addition switched
-off (`aimstf_kit.ablation.ABLATIONS`): the log-power EEG readout, the spectral EEG augmentation, ImageNet
-standardisation of faces, feature BatchNorm (before the fusion; before face-only's head), CMD on batch-rescaled codes,
-the cosine schedule.
+off (`aimstf_kit.ablation.ABLATIONS`): the log-power EEG readout, the EEG temporal stage per electrode, the
+spectral EEG augmentation, ImageNet standardisation of faces, feature BatchNorm (before the fusion; before
+face-only's head), CMD on batch-rescaled codes, the cosine schedule.
 Every (task, run, model, seed) is a resumable `run_cv` folder under OUT; parts run separately add up.
 RESULTS/ablation.{json,md,png} hold the effects of what has finished and the list of what was not run.
 

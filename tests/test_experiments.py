@@ -155,16 +155,26 @@ def test_hand_baseline_script_scores_a_run(cache, tmp_path):
     assert "test accuracy per fold" in r.stdout and len(r.stdout.split("[")[1].split("]")[0].split()) == 3 * 2  # folds x subjects
 
 
-def test_face_feature_norm_script_compares_both_settings(tmp_path):
-    "benchmarks/face_feature_norm.py (chapter 15 and README quote it), CI-sized: both settings, every fold, the means."
+def test_demo_switches_script_compares_each_setting_and_resumes(tmp_path):
+    """benchmarks/demo_switches.py (chapters 10, 14, 15 and README quote it), CI-sized: both settings of each
+    comparison on every fold, the means, and a second run that finds everything done."""
     import sys
     from pathlib import Path
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "face_feature_norm.py"
-    r = subprocess.run([sys.executable, str(script), "--out", str(tmp_path / "ffn"), "--trials", "6", "--seconds", "2",
-                        "--epochs", "1"], capture_output=True, text=True)
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "demo_switches.py"
+    cmd = [sys.executable, str(script), "--out", str(tmp_path / "sw"), "--trials", "6", "--seconds", "2", "--epochs", "1",
+           "--jobs", "2", "--only", "face-only:feature_norm,eeg-only:temporal"]
+    r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    md = (tmp_path / "ffn" / "face_feature_norm.md").read_text()
-    rows = [l for l in md.splitlines() if l.startswith(("| batch |", "| None |"))]
-    assert len(rows) == 6, md
-    assert "feature_norm=batch: mean test accuracy" in md and "feature_norm=None: mean test accuracy" in md
-    assert "1 epochs" in md and "6 trials x 2 s" in md
+    md = (tmp_path / "sw" / "demo_switches.md").read_text()
+    for first, second in (("| 'batch' |", "| None |"), ("| 'depthwise' |", "| 'full' |")):
+        assert len([l for l in md.splitlines() if l.startswith((first, second))]) == 6, md
+    assert "feature_norm='batch': mean test accuracy" in md and "temporal='full': mean test accuracy" in md
+    assert "6 trials x 2 s" in md and "Not run (yet): aimstf:modality_dropout=0.3 (3 of 3 folds)" in md
+    lines = (tmp_path / "sw" / "rows.jsonl").read_text().splitlines()
+    assert len(lines) == 12
+    r = subprocess.run(cmd, capture_output=True, text=True)  # resumes: nothing left to fit
+    assert r.returncode == 0 and r.stderr.count("test_accuracy") == 0, r.stderr
+    assert (tmp_path / "sw" / "rows.jsonl").read_text().splitlines() == lines
+    assert (tmp_path / "sw" / "demo_switches.md").read_text() == md
+    bad = subprocess.run([*cmd[:-1], "aimstf:dropout"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "unknown comparison" in bad.stderr

@@ -49,13 +49,15 @@ class _Baseline(nn.Module):
 # %% ../../nbs/15_baselines.ipynb #63cfc511
 class EEGOnly(_Baseline):
     """AIMSTF's EEG encoder + classifier, as in the "paper" variant: `attention_over='electrodes'` and
-    `readout='log-power'` (see `EEGEncoder`; `readout='flatten'` is the public code's head)."""
+    `readout='log-power'`, `temporal='depthwise'` (see `EEGEncoder`; `readout='flatten'` and `temporal='full'` are
+    the public code's)."""
     modality = "eeg"
 
     def __init__(self, num_classes: int = 2, attention_over: str = "electrodes", n_levels: int = 6,
-                 readout: str = "log-power", **kw):
+                 readout: str = "log-power", temporal: str = "depthwise", **kw):
         super().__init__()
-        self.encoder = EEGEncoder(n_levels=n_levels, attention_over=attention_over, readout=readout, **kw)
+        self.encoder = EEGEncoder(n_levels=n_levels, attention_over=attention_over, readout=readout, temporal=temporal,
+                                  **kw)
         self.classifier = _classifier(128, num_classes)
 
     @property
