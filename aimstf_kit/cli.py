@@ -188,6 +188,9 @@ def _add_cv_training(c) -> None:
         c.add_argument(f"--loss-{k}", type=float, default=None, help=f"AIMSTF loss weight on the {what} (default: the model's)")
     c.add_argument("--cmd-span", type=float, default=None,
                    help="AIMSTF's CMD range b - a (default: each batch's codes rescaled to [0, 1])")
+    c.add_argument("--face-pretrain", type=int, default=0, metavar="EPOCHS",
+                   help="first train each fold's frame CNN as a per-frame classifier of its training samples for EPOCHS "
+                        "epochs (default 0: off; models without faces ignore it)")
     c.add_argument("--bf16", action="store_true", help="bfloat16 autocast (faster on recent CPUs and GPUs; not bit-identical)")
     c.add_argument("--compile", action="store_true", help="torch.compile the model (minutes of warm-up; needs a C++ compiler on CPU)")
     pooled = ", ".join(p for p, spec in PROTOCOLS.items() if spec.preset == "pooled")
@@ -232,7 +235,8 @@ def _train_config(a):
     preset = PROTOCOLS[a.protocol].preset if a.preset == "public" else a.preset
     kw = dict(PRESETS[preset] if preset else {}, seed=a.seed, augment=a.face_augment,
               precision="bf16" if a.bf16 else "fp32", compile=a.compile, threshold=a.threshold, rule=a.rule,
-              loss_alpha=a.loss_alpha, loss_beta=a.loss_beta, loss_gamma=a.loss_gamma, cmd_span=a.cmd_span)
+              loss_alpha=a.loss_alpha, loss_beta=a.loss_beta, loss_gamma=a.loss_gamma, cmd_span=a.cmd_span,
+              face_pretrain=a.face_pretrain)
     for k in ("epochs", "batch_size", "lr", "weight_decay", "patience", "schedule", "eeg_augment"):
         if getattr(a, k) is not None:
             kw[k] = getattr(a, k)

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['PRESETS', 'TrainConfig', 'rng_state', 'resolve_device', 'autocast_dtype', 'evaluate', 'train_epoch', 'ResumeError',
-           'fit', 'plot_history', 'confusion', 'metrics']
+           'pretrain_faces', 'fit', 'plot_history', 'confusion', 'metrics']
 
 # %% ../nbs/20_train.ipynb #ae43eeeb
 import json
@@ -18,12 +18,14 @@ from typing import Optional
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from fastcore.basics import patch
 from tqdm.auto import tqdm
 
 import aimstf_kit
 from .core import Config, _check, atomic_write, seed_everything, tune_cpu_allocator
 from .datasets import EEG_AUGMENTS, Cache, EmotionDataset, Split, eeg_augment, make_loader
+from .models.face import FaceEncoder
 from .models.registry import build_model, check_model_names, modality_of, predict_labels
 
 # %% ../nbs/20_train.ipynb #7740fd27
@@ -62,13 +64,12 @@ class TrainConfig(Config):
     loss_beta: Optional[float] = None
     loss_gamma: Optional[float] = None
     cmd_span: Optional[float] = None  # AIMSTF's paper CMD: None rescales each batch's codes to [0, 1]; a number fixes b - a
+    face_pretrain: int = 0  # epochs pretraining the frame CNN as a per-frame classifier of the fold's training samples (0: off); models without a face encoder ignore it
 
     def __post_init__(self):
         n = "TrainConfig"
-        try:
-            check_model_names(self.model)
-        except ValueError as e:
-            raise ValueError(f"{n}: {e}") from None
+        try: check_model_names(self.model)
+        except ValueError as e: raise ValueError(f"{n}: {e}") from None
         _check(self.rule in (">=", ">"), n, f"rule must be '>=' or '>', got {self.rule!r}")
         for k in ("epochs", "batch_size", "patience"):
             _check(isinstance(getattr(self, k), int) and getattr(self, k) >= 1, n, f"{k} must be an int >= 1, got {getattr(self, k)!r}")
@@ -79,6 +80,19 @@ class TrainConfig(Config):
         for k in ("loss_alpha", "loss_beta", "loss_gamma"):
             _check(getattr(self, k) is None or getattr(self, k) >= 0, n, f"{k} must be None or >= 0, got {getattr(self, k)!r}")
         _check(self.cmd_span is None or self.cmd_span > 0, n, f"cmd_span must be None or > 0, got {self.cmd_span!r}")
+        _check(isinstance(self.face_pretrain, int) and self.face_pretrain >= 0, n, f"face_pretrain must be an int >= 0, got {self.face_pretrain!r}")
+
+
+# %% ../nbs/20_train.ipynb #ff691c25
+_LATER = {"face_pretrain": 0}  # field -> default: left out of `TrainConfig.to_dict` at that value
+
+
+@patch
+def to_dict(self: TrainConfig) -> dict:
+    """`Config.to_dict`, without the fields added after runs were first recorded while they keep their default
+    (`_LATER`): run folders, checkpoints and benchmark set-ups written before stay comparable and resumable."""
+    return {k: v for k, v in Config.to_dict(self).items() if not (k in _LATER and v == _LATER[k])}
+
 
 # %% ../nbs/20_train.ipynb #71753674
 @patch
@@ -197,6 +211,7 @@ class _Run:
     ac: Optional[torch.dtype]  # autocast dtype, None for fp32
     ds: dict  # "train", "val", "test": EmotionDataset
     evl: dict  # "val", "test": evaluation loaders
+    pretrain: Optional[list] = None  # face pretraining: mean loss per epoch (`cfg.face_pretrain` > 0)
 
 # %% ../nbs/20_train.ipynb #ad929c64
 def _datasets(cache: Cache, split: Split, cfg: TrainConfig, modality: str) -> dict:
@@ -243,6 +258,7 @@ def _resume(ckpt: Path, r: _Run) -> tuple:
     if state["config"] != r.cfg.to_dict() or state["split"] != r.sid:
         raise ResumeError(f"{ckpt}: made with another configuration or split; refusing to resume "
                           f"(checkpoint {state['split']['name']}, config {state['config']})")
+    r.pretrain = state.get("face_pretrain_loss")
     r.model.load_state_dict(state["model"]); r.opt.load_state_dict(state["optimizer"])
     return state["history"], state["best"], state["epoch"] + 1
 
@@ -280,7 +296,7 @@ def _select(best: Optional[dict], va: dict, model: nn.Module, epoch: int) -> tup
 def _save_checkpoint(ckpt: Path, r: _Run, best: dict, history: list, epoch: int) -> None:
     "Write the state after `epoch` to `ckpt`, atomically."
     state = dict(model=r.model.state_dict(), optimizer=r.opt.state_dict(), best=best, history=history, epoch=epoch,
-                 config=r.cfg.to_dict(), split=r.sid, rng=rng_state(), kit_version=aimstf_kit.__version__)
+                 config=r.cfg.to_dict(), split=r.sid, face_pretrain_loss=r.pretrain, rng=rng_state(), kit_version=aimstf_kit.__version__)
     atomic_write(ckpt, lambda f: torch.save(state, f))
 
 # %% ../nbs/20_train.ipynb #f5b0ed2a
@@ -309,7 +325,8 @@ def _final_result(r: _Run, best: dict, history: list, t0: float) -> dict:
     r.model.load_state_dict(best["state"])
     test = evaluate(r.run, r.evl["test"], r.loss_fn, r.dev, r.ac)  # the one honest test score
     opt_acc = max((h["test_accuracy_optimistic"] for h in history), default=float("nan")) if cfg.record_optimistic else None
-    return dict(protocol=split.protocol, split=split.name, fold=split.fold, subject=split.subject, leaky=split.leaky,
+    pre = dict(face_pretrain_loss=r.pretrain or []) if cfg.face_pretrain else {}
+    return dict(**pre, protocol=split.protocol, split=split.name, fold=split.fold, subject=split.subject, leaky=split.leaky,
                 model=cfg.model, target=cfg.target, rule=f"rating {cfg.rule} {cfg.threshold:g}",
                 n_train=len(ds["train"]), n_val=len(ds["val"]), n_test=len(ds["test"]),
                 excluded_without_face=ds["test"].excluded, best_epoch=best["epoch"], epochs_run=len(history),
@@ -317,6 +334,53 @@ def _final_result(r: _Run, best: dict, history: list, t0: float) -> dict:
                 test_balanced_accuracy=test["balanced_accuracy"], test_confusion=test["confusion"],
                 test_accuracy_best_over_epochs_OPTIMISTIC=opt_acc, seconds=round(time.perf_counter() - t0, 2),
                 device=str(r.dev), history=history)
+
+# %% ../nbs/20_train.ipynb #2f2688e9
+def _frame_heads(encs: list, n_classes: int, seed: int) -> nn.ModuleList:
+    "One temporary linear layer per face encoder, from its flattened frame-CNN maps to the classes, drawn from `seed`."
+    g = torch.Generator().manual_seed(seed)
+    heads = nn.ModuleList(nn.Linear(e.head.in_features, n_classes) for e in encs)  # the flattened maps' size
+    for h in heads:  # PyTorch's default range, drawn from `seed` rather than the global generator
+        bound = 1 / math.sqrt(h.in_features)
+        with torch.no_grad():
+            h.weight.uniform_(-bound, bound, generator=g); h.bias.uniform_(-bound, bound, generator=g)
+    return heads
+
+# %% ../nbs/20_train.ipynb #67cfc54b
+def pretrain_faces(model: nn.Module, ds: EmotionDataset, epochs: int, lr: float = 1e-3, weight_decay: float = 1e-4,
+                   batch_size: int = 16, seed: int = 0, device="cpu") -> list:
+    """Train the frame CNN of every `FaceEncoder` in `model` for `epochs` as a per-frame classifier of `ds`'s
+    labels (each frame of a sample gets the sample's label; the CNN's maps, flattened as the public
+    `pretrained_cnn.pth` classifier read them (128 x 6 x 6 = 4608 values for 64 x 64 faces), feed a temporary
+    linear layer, dropped afterwards). Pass the fold's training set only. Returns the mean loss per
+    epoch ([] when `model` has no face encoder or `epochs` is 0)."""
+    encs = [m for m in model.modules() if isinstance(m, FaceEncoder)]
+    if not encs or epochs == 0:
+        return []
+    if ds.modality == "eeg":
+        raise ValueError("pretrain_faces needs a dataset with faces (modality 'face' or 'both'), got modality 'eeg'")
+    if len(ds) == 0:
+        raise ValueError("pretrain_faces: the dataset has no samples")
+    heads = _frame_heads(encs, max(2, int(ds.y[ds.indices].max()) + 1), seed).to(device)
+    params = [q for e in encs for q in e.cnn.parameters()] + list(heads.parameters())
+    opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    losses = []
+    model.train()
+    for ep in range(epochs):
+        seed_everything(seed + ep)  # face augmentation draws
+        loader = make_loader(ds, batch_size=batch_size, shuffle=True, seed=(seed + ep) % (2**31),
+                             drop_last=len(ds) % batch_size == 1)
+        total, n = 0.0, 0
+        for b in loader:
+            face, y = b["face"].to(device), b["label"].to(device)
+            y = y.repeat_interleave(face.shape[1])  # every frame of a sample carries the sample's label
+            loss = sum(F.cross_entropy(h(e.frame_features(face).float().flatten(1)), y) for e, h in zip(encs, heads))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(y); n += len(y)
+        losses.append(total / max(n, 1))
+    return losses
 
 # %% ../nbs/20_train.ipynb #f32480b4
 def fit(cache: Cache, split: Split, cfg: TrainConfig = TrainConfig(), out_dir=None, resume: bool = False,
@@ -332,6 +396,12 @@ def fit(cache: Cache, split: Split, cfg: TrainConfig = TrainConfig(), out_dir=No
         out_dir.mkdir(parents=True, exist_ok=True)
     if resume and ckpt is not None and ckpt.exists():
         history, best, start = _resume(ckpt, r)
+    if start == 0 and cfg.face_pretrain:  # on the training samples only, before the first epoch
+        tr = r.ds["train"]
+        fds = EmotionDataset(tr.cache, tr.indices, modality="face", target=cfg.target, threshold=cfg.threshold,
+                             rule=cfg.rule, augment=cfg.augment) if modality_of(r.model) != "eeg" else tr
+        r.pretrain = pretrain_faces(r.model, fds, cfg.face_pretrain, cfg.lr, cfg.weight_decay, cfg.batch_size,
+                                    _epoch_seed(cfg.seed, split.name, -2), r.dev)
     best = _train_epochs(r, history, best, start, ckpt, progress)
     result = _final_result(r, best, history, t0)
     if out_dir is not None:

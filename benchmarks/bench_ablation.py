@@ -10,6 +10,9 @@ kfold-trial, 5 folds, training seeds 0 and 1, `TrainConfig()` defaults. Tasks: `
 off (`aimstf_kit.ablation.ABLATIONS`): the log-power EEG readout, the EEG temporal stage per electrode, the
 spectral EEG augmentation, ImageNet standardisation of faces, feature BatchNorm (before the fusion; before
 face-only's head), CMD on batch-rescaled codes, the cosine schedule.
+With --defaults-from LEARNING_OUT, the learning benchmark's finished runs of the same setup and data (setup.json and
+the caches' content hashes are checked) are the defaults runs: the complementary task's three models and the eeg
+task's eeg-only; the eeg task's AIMSTF is not in the learning benchmark and is trained here.
 Every (task, run, model, seed) is a resumable `run_cv` folder under OUT; parts run separately add up.
 RESULTS/ablation.{json,md,png} hold the effects of what has finished and the list of what was not run.
 
@@ -31,11 +34,14 @@ def main(argv=None):
     ap.add_argument("--only", default=None, help=f"comma-separated subset of {','.join(ABLATIONS)}")
     ap.add_argument("--tasks", default=None, help=f"comma-separated subset of {','.join(TASKS)}")
     ap.add_argument("--models", default=None, help="comma-separated subset of aimstf,eeg-only,face-only")
+    ap.add_argument("--defaults-from", type=Path, default=None,
+                    help="a learning benchmark's --out whose finished runs (same setup and data, checked) stand for "
+                         "the defaults runs instead of training them again")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     split = lambda s: s.split(",") if s else None
     run(a.out, split(a.only), split(a.tasks), split(a.models), [int(s) for s in a.seeds.split(",")], a.trials,
-        a.seconds, a.strength, jobs=a.jobs, results=a.results)
+        a.seconds, a.strength, jobs=a.jobs, results=a.results, defaults_from=a.defaults_from)
     print((Path(a.results or a.out) / "ablation.md").read_text())
     return 0
 

@@ -8,7 +8,12 @@ kfold-trial (3 folds), `TrainConfig(model=M)` defaults; each fold trained with t
 other one (`model_kwargs`). Comparisons (model:switch, kit value first):
 - face-only:feature_norm  "batch" / None        (BatchNorm of the 128-d face feature before the head)
 - eeg-only:temporal       "depthwise" / "full"  (the EEG temporal stage per electrode / over all electrodes)
-- aimstf:modality_dropout 0.3 / 0.0             (training samples that lose one modality's feature)
+- aimstf:modality_dropout 0.0 / 0.3             (training samples that lose one modality's feature)
+- face-only:face_pretrain 0 / 5                 (TrainConfig: epochs of leak-free frame-CNN pretraining, train.pretrain_faces)
+- aimstf:face_pretrain    0 / 5
+A switch that is a TrainConfig field is set in the training config, any other is a model keyword. Every
+comparison's kit setting is the model's default fit, so a fold already trained with defaults for another
+comparison of the same model is reused (marked `reused_from`), not trained again.
 Each finished fit is appended to OUT/rows.jsonl, so an interrupted run resumes. Writes RESULTS/demo_switches.md:
 test accuracy per fold, the training loss after the first and the last epoch, seconds, the mean of each setting,
 and each model's ceiling on that data; comparisons not (fully) run are listed.
@@ -24,7 +29,7 @@ import numpy as np
 import torch
 
 COMPARISONS = {"face-only:feature_norm": ("batch", None), "eeg-only:temporal": ("depthwise", "full"),
-               "aimstf:modality_dropout": (0.3, 0.0)}
+               "aimstf:modality_dropout": (0.0, 0.3), "face-only:face_pretrain": (0, 5), "aimstf:face_pretrain": (0, 5)}
 SEES = {"face-only": "face", "eeg-only": "eeg", "aimstf": "both"}
 
 
@@ -32,6 +37,7 @@ def _fit(job):
     "One fit in a worker: (comparison, value, fold, cache folder, n_folds, epochs, threads) -> a result row."
     from aimstf_kit.cache import open_cache
     from aimstf_kit.splits import make_splits
+    import dataclasses
     from aimstf_kit.train import TrainConfig, fit
     name, value, k, cdir, n_folds, epochs, threads = job
     torch.set_num_threads(threads)
@@ -40,12 +46,29 @@ def _fit(job):
     y = cache.labels("valence", 5.0, ">=")
     sp = list(make_splits("kfold-trial", cache.subject, cache.trial, n_folds=n_folds, labels=y))[k]
     cfg = TrainConfig(model=model) if epochs is None else TrainConfig(model=model, epochs=epochs)
+    in_cfg = switch in {f.name for f in dataclasses.fields(TrainConfig)}
+    cfg = cfg.replace(**{switch: value}) if in_cfg else cfg
     t0 = time.perf_counter()
-    r = fit(cache, sp, cfg, progress=False, model_kwargs={switch: value})
+    r = fit(cache, sp, cfg, progress=False, model_kwargs=None if in_cfg else {switch: value})
     h = r["history"]
     return dict(comparison=name, value=value, fold=k, test_accuracy=r["test_accuracy"],
                 loss_first=h[0]["train_loss"], loss_last=h[-1]["train_loss"], epochs=cfg.epochs,
                 seconds=time.perf_counter() - t0)
+
+
+def _reuse_defaults(rows, names, n_folds, done, log, stamp):
+    "Fill each comparison's kit setting with its model's default fit of the fold made for another comparison."
+    for n in names:
+        model, kit = n.split(":")[0], COMPARISONS[n][0]
+        for k in range(n_folds):
+            same = [r for r in rows if r["comparison"].split(":")[0] == model and r["fold"] == k
+                    and r["value"] == COMPARISONS[r["comparison"]][0] and r["comparison"] != n]
+            if (n, kit, k) not in done and same:
+                r = dict(same[0], comparison=n, value=kit, reused_from=same[0].get("reused_from", same[0]["comparison"]))
+                rows.append(r)
+                done.add((n, kit, k))
+                with open(log, "a") as f:
+                    f.write(json.dumps(dict(r, setup=stamp)) + "\n")
 
 
 def report(rows, names, trials, seconds, n_folds, ceil) -> str:
@@ -62,7 +85,8 @@ def report(rows, names, trials, seconds, n_folds, ceil) -> str:
                   f"| {switch} | fold | test accuracy | train loss, epoch 1 | train loss, last epoch | epochs | seconds |",
                   "|---|---|---|---|---|---|---|"]
         lines += [f"| {r['value']!r} | {r['fold']} | {r['test_accuracy']:.3f} | {r['loss_first']:.3f} | "
-                  f"{r['loss_last']:.3f} | {r['epochs']} | {r['seconds']:.0f} |" for r in mine]
+                  f"{r['loss_last']:.3f} | {r['epochs']} | {r['seconds']:.0f}"
+                  + (f" (the fit of {r['reused_from']})" if r.get("reused_from") else "") + " |" for r in mine]
         lines.append("")
         for v in COMPARISONS[name]:
             accs = [r["test_accuracy"] for r in mine if r["value"] == v]
@@ -100,14 +124,24 @@ def main(argv=None):
     rows = [json.loads(l) for l in log.read_text().splitlines() if l.strip()] if log.exists() else []
     rows = [r for r in rows if r.pop("setup", None) == stamp]
     done = {(r["comparison"], r["value"], r["fold"]) for r in rows}
-    jobs = [(n, v, k, str(cdir), n_folds, a.epochs, a.threads) for n in names for v in COMPARISONS[n]
-            for k in range(n_folds) if (n, v, k) not in done]
+    _reuse_defaults(rows, names, n_folds, done, log, stamp)
+    jobs, queued = [], set()  # a model's default fit of a fold is trained once, for the first comparison needing it
+    for n in names:
+        for v in COMPARISONS[n]:
+            for k in range(n_folds):
+                key = (n.split(":")[0], k) if v == COMPARISONS[n][0] else None
+                if (n, v, k) in done or (key and key in queued):
+                    continue
+                queued.add(key)
+                jobs.append((n, v, k, str(cdir), n_folds, a.epochs, a.threads))
     with ProcessPoolExecutor(max_workers=a.jobs) as pool:
         for r in pool.map(_fit, jobs):
             rows.append(r)
+            done.add((r["comparison"], r["value"], r["fold"]))
             with open(log, "a") as f:
                 f.write(json.dumps(dict(r, setup=stamp)) + "\n")
             print({k: r[k] for k in ("comparison", "value", "fold", "test_accuracy", "seconds")}, file=sys.stderr, flush=True)
+    _reuse_defaults(rows, names, n_folds, done, log, stamp)
     ceil = ceilings(SynthConfig(subjects=1, trials=a.trials, seconds=float(a.seconds), signal="complementary", seed=0))
     text = report(rows, list(COMPARISONS), a.trials, a.seconds, n_folds, ceil)
     res = a.results or a.out

@@ -1,5 +1,6 @@
 """Cross-validation end to end through `aimstf cv`: kill -9 then --resume gives the same results file,
 leaky protocols are flagged in every output, and bad requests are refused before any training."""
+import inspect
 import json
 import os
 import signal
@@ -155,6 +156,15 @@ def test_hand_baseline_script_scores_a_run(cache, tmp_path):
     assert "test accuracy per fold" in r.stdout and len(r.stdout.split("[")[1].split("]")[0].split()) == 3 * 2  # folds x subjects
 
 
+def _load_script(path):
+    "A benchmark script as a module (its `main` not run)."
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def test_demo_switches_script_compares_each_setting_and_resumes(tmp_path):
     """benchmarks/demo_switches.py (chapters 10, 14, 15 and README quote it), CI-sized: both settings of each
     comparison on every fold, the means, and a second run that finds everything done."""
@@ -162,16 +172,36 @@ def test_demo_switches_script_compares_each_setting_and_resumes(tmp_path):
     from pathlib import Path
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "demo_switches.py"
     cmd = [sys.executable, str(script), "--out", str(tmp_path / "sw"), "--trials", "6", "--seconds", "2", "--epochs", "1",
-           "--jobs", "2", "--only", "face-only:feature_norm,eeg-only:temporal"]
+           "--jobs", "2", "--only", "face-only:feature_norm,eeg-only:temporal,face-only:face_pretrain"]
     r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     md = (tmp_path / "sw" / "demo_switches.md").read_text()
     for first, second in (("| 'batch' |", "| None |"), ("| 'depthwise' |", "| 'full' |")):
         assert len([l for l in md.splitlines() if l.startswith((first, second))]) == 6, md
     assert "feature_norm='batch': mean test accuracy" in md and "temporal='full': mean test accuracy" in md
-    assert "6 trials x 2 s" in md and "Not run (yet): aimstf:modality_dropout=0.3 (3 of 3 folds)" in md
+    assert "6 trials x 2 s" in md and "Not run (yet): aimstf:modality_dropout=0.0 (3 of 3 folds)" in md
     lines = (tmp_path / "sw" / "rows.jsonl").read_text().splitlines()
-    assert len(lines) == 12
+    assert len(lines) == 18  # 12 fits of the first two comparisons, 3 with face pretraining, 3 reused
+    rows = [json.loads(l) for l in lines]
+    fit0 = {r["fold"]: r for r in rows if r["comparison"] == "face-only:feature_norm" and r["value"] == "batch"}
+    reused = [r for r in rows if r["comparison"] == "face-only:face_pretrain" and r["value"] == 0]
+    assert [r["reused_from"] for r in reused] == ["face-only:feature_norm"] * 3  # the default fit, not trained twice
+    assert all(r["test_accuracy"] == fit0[r["fold"]]["test_accuracy"] for r in reused)
+    assert len([r for r in rows if r["comparison"] == "face-only:face_pretrain" and r["value"] == 5 and "reused_from" not in r]) == 3
+    assert md.count("(the fit of face-only:feature_norm)") == 3 and "face_pretrain=5: mean test accuracy" in md
+    mod = _load_script(script)  # each comparison's first value is the kit's default, the fit others reuse
+    from aimstf_kit.models.registry import build_model
+    from aimstf_kit.train import TrainConfig
+    for name, (kit, other) in mod.COMPARISONS.items():
+        model, switch = name.split(":")
+        m = build_model(model)
+        if hasattr(TrainConfig(), switch):
+            default = getattr(TrainConfig(), switch)
+        elif switch in getattr(m, "config", {}):  # AIMSTF: the variant's settings
+            default = m.config[switch]
+        else:
+            default = inspect.signature(type(m).__init__).parameters[switch].default
+        assert default == kit != other, (name, default)
     r = subprocess.run(cmd, capture_output=True, text=True)  # resumes: nothing left to fit
     assert r.returncode == 0 and r.stderr.count("test_accuracy") == 0, r.stderr
     assert (tmp_path / "sw" / "rows.jsonl").read_text().splitlines() == lines

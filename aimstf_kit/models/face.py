@@ -13,6 +13,7 @@ from typing import Optional
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from fastcore.basics import patch
 
 # %% ../../nbs/11_face.ipynb #69039a2a
 def frame_cnn(pool_first: bool = False, norm: Optional[str] = None) -> nn.Sequential:
@@ -91,18 +92,29 @@ class FaceEncoder(nn.Module):
         s = self.cnn(torch.zeros(1, 3, size, size)).shape[-1]
         self.head = nn.Linear(128 * s * s, feature_size)
 
-    def forward(self, x):
-        B, T = x.shape[:2]
-        if self.channel_order == "bgr":
-            x = x.flip(2)
-        f = x.reshape(B * T, *x.shape[2:])
-        if self.normalize:
-            f = (f - self.mean) / self.std
-        if self.channels_last:
-            f = f.contiguous(memory_format=torch.channels_last)
-        f = self.cnn(f)
-        f = f.contiguous().reshape(B, T, *f.shape[1:])
-        return self.head(self.rnn(f).flatten(1))
+
+# %% ../../nbs/11_face.ipynb #7e7e1f70
+@patch
+def frame_features(self: FaceEncoder, x):
+    "(B, T, 3, S, S) frames -> (B * T, 128, s, s): the frame CNN's maps of every frame, on the encoder's input convention."
+    B, T = x.shape[:2]
+    if self.channel_order == "bgr":
+        x = x.flip(2)
+    f = x.reshape(B * T, *x.shape[2:])
+    if self.normalize:
+        f = (f - self.mean) / self.std
+    if self.channels_last:
+        f = f.contiguous(memory_format=torch.channels_last)
+    return self.cnn(f)
+
+@patch
+def forward(self: FaceEncoder, x):
+    "(B, T, 3, S, S) RGB frames in [0, 1] -> (B, feature_size): frame CNN, ConvLSTM over the frames, linear head."
+    B, T = x.shape[:2]
+    f = self.frame_features(x)
+    f = f.contiguous().reshape(B, T, *f.shape[1:])
+    return self.head(self.rnn(f).flatten(1))
+
 
 # %% ../../nbs/11_face.ipynb #e4dbdf00
 PRETRAINED_CNN_SHAPES = {"net.0.weight": (32, 3, 3, 3), "net.0.bias": (32,), "net.3.weight": (64, 32, 3, 3),
