@@ -1,7 +1,7 @@
 """Interpretability end to end.
 
 Fast: `aimstf explain` on a tiny run writes every figure and refuses bad requests.
-Slow (`pytest --runslow`, about 25 min on 2 cores): after training AIMSTF on synthetic data whose valence
+Slow (`pytest --runslow`; 152 min on 2 cores shared with benchmarks, output in benchmarks/results/interpret_planted.md): after training AIMSTF on synthetic data whose valence
 is in the frontal alpha asymmetry (EEG) and the mouth (face), the EEG attribution ranks the frontal
 asymmetry electrodes in its top quartile and the face attribution puts most of its mass in the lower
 half of the crop.
@@ -54,7 +54,7 @@ def test_explain_command_refuses_bad_requests(tiny_run, tmp_path):
 @pytest.mark.slow
 def test_attributions_find_the_planted_cues(tmp_path):
     """The configuration of `benchmarks/bench_learning.py --only complementary` (AIMSTF on 40 trials x 20 s,
-    5 folds, 20 epochs; about 25 min), then Integrated Gradients on every 4th test sample of each fold,
+    5 folds, 20 epochs; 152 min on 2 shared cores), then Integrated Gradients on every 4th test sample of each fold,
     each explained by the fold model that held it out."""
     import torch
     from aimstf_kit.core import DEAP_EEG_CHANNELS
