@@ -67,21 +67,28 @@ class TrainConfig(Config):
     face_pretrain: int = 0  # epochs pretraining the frame CNN as a per-frame classifier of the fold's training samples (0: off); models without a face encoder ignore it
 
     def __post_init__(self):
-        n = "TrainConfig"
-        try: check_model_names(self.model)
-        except ValueError as e: raise ValueError(f"{n}: {e}") from None
-        _check(self.rule in (">=", ">"), n, f"rule must be '>=' or '>', got {self.rule!r}")
-        for k in ("epochs", "batch_size", "patience"):
-            _check(isinstance(getattr(self, k), int) and getattr(self, k) >= 1, n, f"{k} must be an int >= 1, got {getattr(self, k)!r}")
-        _check(self.lr > 0 and self.weight_decay >= 0, n, "lr must be > 0 and weight_decay >= 0")
-        _check(self.eeg_augment in EEG_AUGMENTS, n, f"unknown eeg_augment {self.eeg_augment!r}; choose from {sorted(EEG_AUGMENTS)}")
-        _check(self.schedule in ("constant", "cosine"), n, f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
-        _check(self.precision in ("fp32", "bf16"), n, f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
-        for k in ("loss_alpha", "loss_beta", "loss_gamma"):
-            _check(getattr(self, k) is None or getattr(self, k) >= 0, n, f"{k} must be None or >= 0, got {getattr(self, k)!r}")
-        _check(self.cmd_span is None or self.cmd_span > 0, n, f"cmd_span must be None or > 0, got {self.cmd_span!r}")
-        _check(isinstance(self.face_pretrain, int) and self.face_pretrain >= 0, n, f"face_pretrain must be an int >= 0, got {self.face_pretrain!r}")
+        _check_train_config(self)
 
+
+# %% ../nbs/20_train.ipynb #059b58dc
+def _check_train_config(c: TrainConfig) -> None:
+    "Every field of `c` in range, or a ValueError naming it."
+    n = "TrainConfig"
+    try:
+        check_model_names(c.model)
+    except ValueError as e:
+        raise ValueError(f"{n}: {e}") from None
+    _check(c.rule in (">=", ">"), n, f"rule must be '>=' or '>', got {c.rule!r}")
+    for k in ("epochs", "batch_size", "patience"):
+        _check(isinstance(getattr(c, k), int) and getattr(c, k) >= 1, n, f"{k} must be an int >= 1, got {getattr(c, k)!r}")
+    _check(c.lr > 0 and c.weight_decay >= 0, n, "lr must be > 0 and weight_decay >= 0")
+    _check(c.eeg_augment in EEG_AUGMENTS, n, f"unknown eeg_augment {c.eeg_augment!r}; choose from {sorted(EEG_AUGMENTS)}")
+    _check(c.schedule in ("constant", "cosine"), n, f"schedule must be 'constant' or 'cosine', got {c.schedule!r}")
+    _check(c.precision in ("fp32", "bf16"), n, f"precision must be 'fp32' or 'bf16', got {c.precision!r}")
+    for k in ("loss_alpha", "loss_beta", "loss_gamma"):
+        _check(getattr(c, k) is None or getattr(c, k) >= 0, n, f"{k} must be None or >= 0, got {getattr(c, k)!r}")
+    _check(c.cmd_span is None or c.cmd_span > 0, n, f"cmd_span must be None or > 0, got {c.cmd_span!r}")
+    _check(isinstance(c.face_pretrain, int) and c.face_pretrain >= 0, n, f"face_pretrain must be an int >= 0, got {c.face_pretrain!r}")
 
 # %% ../nbs/20_train.ipynb #ff691c25
 _LATER = {"face_pretrain": 0}  # field -> default: left out of `TrainConfig.to_dict` at that value
