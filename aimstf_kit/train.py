@@ -70,7 +70,7 @@ class TrainConfig(Config):
         _check_train_config(self)
 
 
-# %% ../nbs/20_train.ipynb #059b58dc
+# %% ../nbs/20_train.ipynb #40953985
 def _check_train_config(c: TrainConfig) -> None:
     "Every field of `c` in range, or a ValueError naming it."
     n = "TrainConfig"
