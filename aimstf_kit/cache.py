@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['CACHE_FORMAT', 'cache_key', 'subject_dir', 'SubjectSamples', 'write_subject', 'read_manifest', 'write_manifest',
            'start_cache', 'subject_is_current', 'add_subject', 'fail_subject', 'finish_cache', 'cache_report',
-           'ConcatArray', 'CacheError', 'Cache', 'open_cache', 'sample_index']
+           'ConcatArray', 'CacheError', 'Cache', 'open_cache', 'cache_identity', 'check_cache_identity', 'sample_index']
 
 # %% ../nbs/05_cache.ipynb #d9f0dd6c
 import hashlib
@@ -212,17 +212,23 @@ def __getitem__(self: ConcatArray, idx):
     if isinstance(idx, (int, np.integer)):
         return self[np.array([idx])][0]
     idx = _positions(idx, len(self))
-    out = np.zeros((idx.size,) + self.shape[1:], self.dtype)
     part = np.searchsorted(self.offsets, idx, side="right") - 1
-    for p in np.unique(part):
+    ps = np.unique(part)
+    if len(ps) == 1 and self.parts[ps[0]] is not None:  # one part (a subject): one read straight into the result
+        return self._read(ps[0], idx - self.offsets[ps[0]])
+    out = np.empty((idx.size,) + self.shape[1:], self.dtype)
+    for p in ps:
         m = part == p
-        if self.parts[p] is not None:
-            local = idx[m] - self.offsets[p]
-            if local.size > 1 and np.all(np.diff(local) == 1):  # contiguous: one slice
-                out[m] = self.parts[p][local[0]: local[-1] + 1]
-            else:
-                out[m] = self.parts[p][local]
+        out[m] = 0 if self.parts[p] is None else self._read(p, idx[m] - self.offsets[p])
     return out
+
+
+@patch
+def _read(self: ConcatArray, p: int, local: np.ndarray) -> np.ndarray:
+    "Rows `local` of part `p`, as a new array (a slice when they are contiguous)."
+    if local.size > 1 and np.all(np.diff(local) == 1):
+        return np.array(self.parts[p][local[0]: local[-1] + 1])
+    return np.asarray(self.parts[p][local])
 
 # %% ../nbs/05_cache.ipynb #74355391
 class CacheError(DataFormatError):
@@ -246,6 +252,7 @@ class Cache:
     session: np.ndarray
     frame: np.ndarray  # (N, 5) source video frame of each crop (-1 without face)
     box: np.ndarray  # (N, 5, 4) face box (x, y, w, h) of each crop in its frame
+    mmap: bool = True  # EEG and faces memory-mapped (then the cache pickles by path, see `__reduce__`)
 
     def __len__(self):
         return len(self.subject)
@@ -343,7 +350,50 @@ def open_cache(path, subjects: Optional[Sequence[int]] = None, mmap: bool = True
     return Cache(path=cdir, manifest=man, subjects=subs, eeg=eeg, faces=faces, has_face=cat("has_face"),
                  ratings=cat("ratings"), subject=np.repeat(np.array(subs), n), trial=cat("trial"),
                  experiment_id=cat("experiment_id"), segment=cat("segment"), session=cat("session"), frame=cat("frame"),
-                 box=cat("box"))
+                 box=cat("box"), mmap=mmap)
+
+# %% ../nbs/05_cache.ipynb #df565792
+def _reopen(path, subjects: list, manifest: dict) -> Cache:
+    "The cache a pickled memory-mapped `Cache` came from, reopened at `path`; a CacheError if it is not the same cache."
+    c = open_cache(path, subjects=subjects)
+    if c.manifest != manifest:
+        diff = sorted(k for k in set(c.manifest) | set(manifest) if c.manifest.get(k) != manifest.get(k))
+        raise CacheError(c.path, f"is not the cache that was pickled (key {manifest.get('key')}): its manifest "
+                         f"differs in {diff}; prepare it again or point every worker at the same copy")
+    return c
+
+
+@patch
+def __reduce__(self: Cache):
+    """A memory-mapped cache pickles by path: a DataLoader worker, a process pool or a Ray task reopens its memory
+    maps instead of receiving a copy of the arrays (and refuses a different cache found at that path). A cache
+    opened with `mmap=False` pickles its arrays."""
+    if not self.mmap:
+        return (_unpickle_in_memory, (self.__dict__.copy(),))
+    return (_reopen, (str(self.path), list(self.subjects), self.manifest))
+
+
+def _unpickle_in_memory(state: dict) -> Cache:
+    c = Cache.__new__(Cache)
+    c.__dict__.update(state)
+    return c
+
+# %% ../nbs/05_cache.ipynb #207d6bff
+def cache_identity(cache: Cache) -> dict:
+    "The cache key and the content hash of each of `cache`'s subjects (from its manifest): what a remote task checks."
+    subs = cache.manifest.get("subjects", {})
+    return dict(key=cache.manifest["key"], content={str(s): subs[str(s)].get("content_hash") for s in cache.subjects})
+
+
+def check_cache_identity(cache: Cache, identity: dict) -> None:
+    "A CacheError unless `cache` is the one `identity` (`cache_identity`) describes."
+    have = cache_identity(cache)
+    if have["key"] != identity["key"]:
+        raise CacheError(cache.path, f"has cache key {have['key']}, but the run was planned on cache key {identity['key']}")
+    bad = sorted((s for s in identity["content"] if have["content"].get(s) != identity["content"][s]), key=int)
+    if bad:
+        raise CacheError(cache.path, f"subject(s) {bad} hold other samples than the cache the run was planned on "
+                         "(content hashes differ): every worker must see the same prepared cache")
 
 # %% ../nbs/05_cache.ipynb #a4a64c73
 def sample_index(cache: Cache, subject: int, segment: int, trial: Optional[int] = None) -> int:

@@ -191,13 +191,30 @@ def _add_cv_training(c) -> None:
     c.add_argument("--face-pretrain", type=int, default=0, metavar="EPOCHS",
                    help="first train each fold's frame CNN as a per-frame classifier of its training samples for EPOCHS "
                         "epochs (default 0: off; models without faces ignore it)")
-    c.add_argument("--bf16", action="store_true", help="bfloat16 autocast (faster on recent CPUs and GPUs; not bit-identical)")
+    c.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                   help="auto (default): bf16 autocast on a GPU, fp32 on a CPU; bf16 is the fast mode (recent CPUs and GPUs; not bit-identical)")
+    c.add_argument("--bf16", action="store_true", help="same as --precision bf16")
+    c.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                   help="frame CNNs in channels-last memory format (default: on a GPU only)")
     c.add_argument("--compile", action="store_true", help="torch.compile the model (minutes of warm-up; needs a C++ compiler on CPU)")
     pooled = ", ".join(p for p, spec in PROTOCOLS.items() if spec.preset == "pooled")
     c.add_argument("--preset", choices=["public", "per-subject", "pooled"], default=None,  # 'public' + train.PRESETS (tested below)
                    help="train with the public code's settings instead of the kit's recipe: 'public' picks the protocol's "
                         f"(pooled for {pooled}, else per-subject); options given still override it")
 
+
+# %% ../nbs/90_cli.ipynb #749c66e1
+def _add_cv_execution(c) -> None:
+    "Where `aimstf cv`'s folds train (`executors.execute`), and with how many threads and loader processes."
+    c.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local: --jobs processes on this machine (default); ray: one Ray task per fold (pip install 'aimstf_kit[ray]')")
+    c.add_argument("--ray-address", default=None, help="join this Ray cluster (e.g. auto, or HOST:6379); default: start a local one")
+    c.add_argument("--cpus-per-task", type=float, default=1, help="CPUs Ray reserves per fold (default 1)")
+    c.add_argument("--gpus-per-task", type=float, default=0, help="GPUs Ray reserves per fold; 0.25 packs 4 folds on a GPU (default 0)")
+    c.add_argument("--retries", type=int, default=2, help="Ray: times a fold whose worker died is tried again (default 2)")
+    c.add_argument("--threads", type=int, default=None,
+                   help="torch threads per fold (default: torch's thread count / --jobs, or --cpus-per-task under Ray); set it the same to compare executors")
+    c.add_argument("--loader-workers", type=int, default=0, help="DataLoader processes reading each fold's batches (default 0; results do not change)")
 
 # %% ../nbs/90_cli.ipynb #328a6854
 def _add_cv(sub) -> None:
@@ -217,7 +234,8 @@ def _add_cv(sub) -> None:
     _add_cv_training(c)
     c.add_argument("--folds", type=int, default=5)
     c.add_argument("--subjects", default=None, help="subset, e.g. 1,2,5-8")
-    c.add_argument("--jobs", type=int, default=1, help="folds trained in parallel processes (default 1)")
+    c.add_argument("--jobs", type=int, default=1, help="folds trained in parallel local processes (default 1)")
+    _add_cv_execution(c)
     c.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     c.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     c.add_argument("--seeds", type=int, default=1,
@@ -228,13 +246,23 @@ def _add_cv(sub) -> None:
     c.set_defaults(func=_cv_cmd)
 
 # %% ../nbs/90_cli.ipynb #dab8c8b5
+def _precision(a) -> str:
+    "fp32 or bf16 from `--precision` (auto: bf16 on a GPU) and `--bf16`."
+    if a.bf16 or a.precision == "bf16":
+        return "bf16"
+    if a.precision == "fp32":
+        return "fp32"
+    from aimstf_kit.train import resolve_device
+    return "bf16" if resolve_device(a.device).type == "cuda" else "fp32"
+
+
 def _train_config(a):
     """The `TrainConfig` of `aimstf cv`'s options: `TrainConfig()`'s defaults (the kit's recipe) or, with `--preset`,
     the public code's settings ('public': the protocol's preset); then every option given."""
     from aimstf_kit.train import PRESETS, TrainConfig
     preset = PROTOCOLS[a.protocol].preset if a.preset == "public" else a.preset
     kw = dict(PRESETS[preset] if preset else {}, seed=a.seed, augment=a.face_augment,
-              precision="bf16" if a.bf16 else "fp32", compile=a.compile, threshold=a.threshold, rule=a.rule,
+              precision=_precision(a), channels_last=a.channels_last, compile=a.compile, threshold=a.threshold, rule=a.rule,
               loss_alpha=a.loss_alpha, loss_beta=a.loss_beta, loss_gamma=a.loss_gamma, cmd_span=a.cmd_span,
               face_pretrain=a.face_pretrain)
     for k in ("epochs", "batch_size", "lr", "weight_decay", "patience", "schedule", "eeg_augment"):
@@ -248,7 +276,9 @@ def _cv_cmd(a) -> int:
     from aimstf_kit.experiments import run_cv, run_seeds
     kw = dict(protocol=a.protocol, models=_csv_arg(a.model), targets=_csv_arg(a.target), train=_train_config(a),
               n_folds=a.folds, subjects=_subjects_arg(a.subjects), jobs=a.jobs, resume=a.resume, device=a.device,
-              progress=not a.quiet, same_samples=a.same_samples)
+              progress=not a.quiet, same_samples=a.same_samples, executor=a.executor, ray_address=a.ray_address,
+              cpus_per_task=a.cpus_per_task, gpus_per_task=a.gpus_per_task, retries=a.retries, threads=a.threads,
+              loader_workers=a.loader_workers)
     if a.seeds < 1:
         raise SystemExit(f"aimstf cv: --seeds must be at least 1, got {a.seeds}")
     if a.seeds > 1:

@@ -5,14 +5,12 @@
 # %% auto #0
 __all__ = ['RESULT_COLUMNS', 'LEAKY_NOTE', 'plan_tasks', 'run_cv', 'results_frame', 'aggregate', 'compare_models', 'paper_table',
            'table_markdown', 'synthetic_cache', 'synthetic_cv', 'plot_folds', 'demo_checks', 'demo_table', 'demo',
-           'run_seeds', 'RunError', 'versions']
+           'run_seeds', 'RunError', 'versions', 'EXECUTORS']
 
 # %% ../nbs/21_experiments.ipynb #04eab470
 import json
-import os
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -20,14 +18,15 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .cache import open_cache
+from .cache import cache_identity, open_cache
 from .core import atomic_write
-from .models.registry import MODELS, check_model_names, model_spec
+from .executors import EXECUTORS, FoldTask, execute
+from .models.registry import check_model_names, model_spec
 from .runs import Run, RunError, versions, write_result_files
 from .splits import PROTOCOLS, check_no_leakage, class_counts, make_splits, restrict_split, single_class_sets
-from .train import TrainConfig, fit
+from .train import TrainConfig
 
-_all_ = ["RunError", "versions"]
+_all_ = ["RunError", "versions", "EXECUTORS"]
 
 # %% ../nbs/21_experiments.ipynb #13ab84f1
 RESULT_COLUMNS = ["dataset", "protocol", "leaky", "model", "target", "rule", "basis", "subject", "fold", "seed", "n_train", "n_val",
@@ -137,70 +136,97 @@ def _annotate(results: list, run: Run) -> None:
         r["seed"] = run.spec["train"]["seed"]
 
 # %% ../nbs/21_experiments.ipynb #df51b77c
-def _worker_init(threads: int):
+def _devices(device: str, n: int, spread: bool) -> list:
+    "The device of each of `n` tasks: `device`, or with `spread` and several GPUs, 'cuda:k' in turn."
     import torch
-    torch.set_num_threads(threads)
+    if spread and device in ("auto", "cuda") and torch.cuda.is_available() and torch.cuda.device_count() > 1:
+        return [f"cuda:{k % torch.cuda.device_count()}" for k in range(n)]
+    return [device] * n
 
 
-def _run_task(args):
-    cache_path, subjects, split, cfg_dict, task_dir, resume, device, model_kwargs, spec = args
-    MODELS.setdefault(spec.name, spec)  # a model registered at run time in the parent process
-    cache = open_cache(cache_path, subjects=subjects)
-    res = fit(cache, split, TrainConfig.from_dict(cfg_dict), out_dir=task_dir, resume=resume, device=device,
-              progress=False, model_kwargs=model_kwargs)
-    return res
-
-
-def _tasks(run: Run, cache, train: TrainConfig, resume: bool, device: str, model_kwargs: Optional[dict]) -> list:
-    "The fits to run (the run's tasks that are not skipped, in order), each with the split it uses."
-    tasks = []
-    for rec in run.tasks:
-        if rec["skipped"]:
-            continue
+def _tasks(run: Run, cache, train: TrainConfig, resume: bool, device: str, model_kwargs: Optional[dict],
+           threads: int, loader_workers: int, spread: bool) -> list:
+    "The `FoldTask`s of the run (its tasks that are not skipped, in order)."
+    recs = [r for r in run.tasks if not r["skipped"]]
+    ident, devs = cache_identity(cache), _devices(device, len(recs), spread)
+    out = []
+    for rec, dev in zip(recs, devs):
         m, t = rec["model"], rec["target"]
         sp = run.task_split(m, t, rec["name"])
-        cfg = train.replace(model=m, target=t)
-        tasks.append((str(cache.path), list(cache.subjects), sp, cfg.to_dict(), run.task_dir(m, t, sp.name),
-                      resume, device, (model_kwargs or {}).get(m), model_spec(m)))
-    return tasks
+        out.append(FoldTask(cache=str(cache.path), subjects=list(cache.subjects), identity=ident, split=sp,
+                            config=train.replace(model=m, target=t).to_dict(), task_dir=str(run.task_dir(m, t, sp.name)),
+                            resume=resume, device=dev, model_kwargs=(model_kwargs or {}).get(m), spec=model_spec(m),
+                            threads=threads, loader_workers=loader_workers))
+    return out
 
 # %% ../nbs/21_experiments.ipynb #7137044e
-def _run_tasks(run: Run, tasks: list, resume: bool, jobs: int, progress: bool) -> list:
-    "The results of every task, in order: finished folds of a resumed run are read back, the others trained."
+def _threads(executor: str, jobs: int, cpus_per_task: float, threads: Optional[int], device: str, gpus_per_task: float) -> int:
+    """torch threads per task: `threads`, or this process's torch threads divided by `jobs` (local), or `cpus_per_task` (Ray); a RunError
+    for an unknown executor, or Ray tasks asked to train on a GPU without one reserved (`gpus_per_task`)."""
+    if executor not in EXECUTORS:
+        raise RunError(f"unknown executor {executor!r}; choose from {list(EXECUTORS)}")
+    if executor == "ray" and device.startswith("cuda") and not gpus_per_task:
+        raise RunError(f"device {device!r} under Ray needs GPUs reserved per task: give gpus_per_task (--gpus-per-task), "
+                       "e.g. 1, or 0.25 to pack 4 folds on a GPU")
+    if threads is not None:
+        if threads < 1:
+            raise RunError(f"threads must be at least 1, got {threads}")
+        return int(threads)
+    if executor == "ray":
+        return max(1, int(cpus_per_task))
+    import torch  # this process's thread count (physical cores, or what the user set), shared among the jobs
+    return max(1, torch.get_num_threads() // max(1, jobs))
+
+
+def _run_tasks(run: Run, tasks: list, resume: bool, jobs: int, progress: bool, ex: dict) -> tuple:
+    """`(results, retried, failed)` of every task, in order: finished folds of a resumed run (whichever executor
+    ran them) are read back, the others run under `ex` (`executors.execute`'s options)."""
     results, todo = [None] * len(tasks), []
-    for k, (_, _, sp, cfg, *_rest) in enumerate(tasks):
-        done = run.result(cfg["model"], cfg["target"], sp.name) if resume else None
+    for k, t in enumerate(tasks):
+        done = run.result(t.config["model"], t.config["target"], t.split.name) if resume else None
         if done is not None:
             results[k] = done
         else:
             todo.append(k)
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc=f"{run.spec['protocol']} cv", unit="fold",
                disable=not progress)
-    if jobs > 1 and len(todo) > 1:
-        import multiprocessing as mp
-        threads = max(1, (os.cpu_count() or 1) // jobs)
-        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_worker_init, initargs=(threads,)) as ex:
-            futs = {ex.submit(_run_task, tasks[k]): k for k in todo}
-            for f in as_completed(futs):
-                results[futs[f]] = f.result()
-                bar.update(1)
-    else:
-        for k in todo:
-            results[k] = _run_task(tasks[k])
-            bar.update(1)
+    got, retried, failed = execute([tasks[k] for k in todo], jobs=jobs, on_done=lambda i, r: bar.update(1), **ex)
     bar.close()
-    return results
+    for k, r in zip(todo, got):
+        results[k] = r
+    return results, retried, failed
 
 # %% ../nbs/21_experiments.ipynb #b5d6f2b7
+def _finish(run: Run, cache, results: list, spec: dict, same: bool, notes: list, execution: dict) -> pd.DataFrame:
+    "Write the run's results, summary and table (the tasks that failed every attempt left out, and named); return them."
+    done = [r for r in results if r is not None]
+    _annotate(done, run)
+    df = results_frame(done, cache.dataset)
+    skipped = [dict(model=t["model"], target=t["target"], split=t["name"], reason=t["skipped"]) for t in run.tasks if t["skipped"]]
+    summary = dict(spec=spec, versions=versions(), leaky=spec["leaky"], leakage_note=LEAKY_NOTE if spec["leaky"] else None,
+                   same_samples=same, skipped=skipped, single_class_sets=notes, execution=execution,
+                   seconds=sum(r.get("seconds", 0) for r in done), aggregate=aggregate(df).to_dict(orient="records"),
+                   comparisons=compare_models(df).to_dict(orient="records"))
+    run.write_results(df, summary, table_markdown(df, skipped))
+    if execution["failed"]:
+        raise RunError(f"{len(execution['failed'])} fold(s) failed on every attempt ({execution['failed']}); the others are in "
+                       f"{run.path}; run again with resume=True (--resume) to train the missing ones")
+    return df
+
+# %% ../nbs/21_experiments.ipynb #139a879e
 def run_cv(cache_path, out, protocol: str = "kfold-trial", models: Sequence[str] = ("aimstf",),
            targets: Sequence[str] = ("valence",), train: TrainConfig = TrainConfig(), n_folds: int = 5,
            val_fraction: float = 0.2, subjects: Optional[Sequence[int]] = None, jobs: int = 1, resume: bool = False,
            device: str = "auto", progress: bool = True, model_kwargs: Optional[dict] = None,
-           overwrite: bool = False, same_samples: Optional[bool] = None) -> pd.DataFrame:
+           overwrite: bool = False, same_samples: Optional[bool] = None, executor: str = "local",
+           ray_address: Optional[str] = None, cpus_per_task: float = 1, gpus_per_task: float = 0,
+           threads: Optional[int] = None, loader_workers: int = 0, retries: int = 2) -> pd.DataFrame:
     """Cross-validate `models` x `targets` under `protocol` on a prepared cache; write the run folder `out`
     (see above) and return the tidy results. `train` gives everything but the model and target (its `threshold`
     and `rule` make the labels). `resume` continues an interrupted run; `overwrite` replaces a run already in
-    `out`; `same_samples` scores every model on the same samples (default: when EEG-only and face models mix)."""
+    `out`; `same_samples` scores every model on the same samples (default: when EEG-only and face models mix).
+    `executor`, `ray_address`, `cpus_per_task`, `gpus_per_task`, `retries`: where the folds train (`executors.execute`);
+    `threads`: torch threads per fold; `loader_workers`: DataLoader processes per fold (neither changes results)."""
     if protocol not in PROTOCOLS:
         raise RunError(f"unknown protocol {protocol!r}; choose from {list(PROTOCOLS)}")
     cache = open_cache(cache_path, subjects=subjects)  # CacheError for another format, missing subjects, ...
@@ -213,17 +239,13 @@ def run_cv(cache_path, out, protocol: str = "kfold-trial", models: Sequence[str]
                 models=list(models), targets=list(targets), train=train.to_dict(), n_folds=n_folds, val_fraction=val_fraction,
                 subjects=list(cache.subjects), leaky=PROTOCOLS[protocol].leaky, model_kwargs=model_kwargs or {},
                 same_samples=same)
+    nthreads = _threads(executor, jobs, cpus_per_task, threads, device, gpus_per_task)
     run = Run.create(out, spec, splits, resume=resume, overwrite=overwrite, tasks=tasks, masks=masks)
-    results = _run_tasks(run, _tasks(run, cache, train, resume, device, model_kwargs), resume, jobs, progress)
-    _annotate(results, run)
-    df = results_frame(results, cache.dataset)
-    skipped = [dict(model=t["model"], target=t["target"], split=t["name"], reason=t["skipped"]) for t in run.tasks if t["skipped"]]
-    summary = dict(spec=spec, versions=versions(), leaky=spec["leaky"], leakage_note=LEAKY_NOTE if spec["leaky"] else None,
-                   same_samples=same, skipped=skipped, single_class_sets=notes,
-                   seconds=sum(r.get("seconds", 0) for r in results), aggregate=aggregate(df).to_dict(orient="records"),
-                   comparisons=compare_models(df).to_dict(orient="records"))
-    run.write_results(df, summary, table_markdown(df, skipped))
-    return df
+    folds = _tasks(run, cache, train, resume, device, model_kwargs, nthreads, loader_workers, executor == "local" and jobs > 1)
+    ex = dict(executor=executor, ray_address=ray_address, cpus_per_task=cpus_per_task, gpus_per_task=gpus_per_task, retries=retries)
+    results, retried, failed = _run_tasks(run, folds, resume, jobs, progress, ex)
+    execution = dict(ex, jobs=jobs, threads=nthreads, loader_workers=loader_workers, retried=retried, failed=failed)
+    return _finish(run, cache, results, spec, same, notes, execution)
 
 # %% ../nbs/21_experiments.ipynb #1abe11fb
 LEAKY_NOTE = ("kfold-segment puts one-second samples of the same trial in training and test sets: its "

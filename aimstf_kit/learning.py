@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 from .core import atomic_write
-from .experiments import _worker_init, run_cv, synthetic_cache
+from .executors import _worker_init
+from .experiments import run_cv, synthetic_cache
 from .runs import Run, finished
 from .synth import SynthConfig, ceilings
 from .train import TrainConfig

@@ -64,6 +64,7 @@ class TrainConfig(Config):
     loss_beta: Optional[float] = None
     loss_gamma: Optional[float] = None
     cmd_span: Optional[float] = None  # AIMSTF's paper CMD: None rescales each batch's codes to [0, 1]; a number fixes b - a
+    channels_last: Optional[bool] = None  # frame CNNs in channels-last memory format (None: on a GPU only; faster there, rounding may differ)
     face_pretrain: int = 0  # epochs pretraining the frame CNN as a per-frame classifier of the fold's training samples (0: off); models without a face encoder ignore it
 
     def __post_init__(self):
@@ -88,10 +89,11 @@ def _check_train_config(c: TrainConfig) -> None:
     for k in ("loss_alpha", "loss_beta", "loss_gamma"):
         _check(getattr(c, k) is None or getattr(c, k) >= 0, n, f"{k} must be None or >= 0, got {getattr(c, k)!r}")
     _check(c.cmd_span is None or c.cmd_span > 0, n, f"cmd_span must be None or > 0, got {c.cmd_span!r}")
+    _check(c.channels_last in (None, True, False), n, f"channels_last must be None, True or False, got {c.channels_last!r}")
     _check(isinstance(c.face_pretrain, int) and c.face_pretrain >= 0, n, f"face_pretrain must be an int >= 0, got {c.face_pretrain!r}")
 
 # %% ../nbs/20_train.ipynb #ff691c25
-_LATER = {"face_pretrain": 0}  # field -> default: left out of `TrainConfig.to_dict` at that value
+_LATER = {"face_pretrain": 0, "channels_last": None}  # field -> default: left out of `TrainConfig.to_dict` at that value
 
 
 @patch
@@ -136,7 +138,13 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 # %% ../nbs/20_train.ipynb #fa26d3b0
 def _to(batch: dict, device) -> dict:
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+    """`batch` on `device`. Faces travel as bytes (the training datasets keep them uint8: 4x less to read, copy and
+    send to a GPU) and become floats in [0, 1] here, on the device, by the same operations as torchvision's
+    `ToDtype(float32, scale=True)` (`to(float32).mul_(1 / 255)`), so the values are bit-identical."""
+    out = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+    if "face" in out and out["face"].dtype == torch.uint8:
+        out["face"] = out["face"].to(torch.float32).mul_(1.0 / 255)
+    return out
 
 # %% ../nbs/20_train.ipynb #d255d843
 def _forward(model, b, autocast=None):
@@ -218,12 +226,14 @@ class _Run:
     ac: Optional[torch.dtype]  # autocast dtype, None for fp32
     ds: dict  # "train", "val", "test": EmotionDataset
     evl: dict  # "val", "test": evaluation loaders
+    loader_workers: int = 0  # DataLoader worker processes reading the batches
+    pin: bool = False  # pinned host memory for the batches (on a GPU)
     pretrain: Optional[list] = None  # face pretraining: mean loss per epoch (`cfg.face_pretrain` > 0)
 
 # %% ../nbs/20_train.ipynb #ad929c64
 def _datasets(cache: Cache, split: Split, cfg: TrainConfig, modality: str) -> dict:
     "The train / val / test datasets of `split` for a model using `modality` (an error without train or test samples)."
-    kw = dict(modality=modality, target=cfg.target, threshold=cfg.threshold, rule=cfg.rule)
+    kw = dict(modality=modality, target=cfg.target, threshold=cfg.threshold, rule=cfg.rule, face_dtype="uint8")  # see `_to`
     ds = {k: EmotionDataset(cache, getattr(split, k), augment=cfg.augment and k == "train",
                             eeg_augment=eeg_augment(cfg.eeg_augment) if k == "train" else None, **kw)
           for k in ("train", "val", "test")}
@@ -242,7 +252,8 @@ def _configure_loss(loss_fn: nn.Module, cfg: TrainConfig) -> nn.Module:
     return loss_fn
 
 # %% ../nbs/20_train.ipynb #528e22b2
-def _setup(cache: Cache, split: Split, cfg: TrainConfig, device: str, model_kwargs: Optional[dict]) -> _Run:
+def _setup(cache: Cache, split: Split, cfg: TrainConfig, device: str, model_kwargs: Optional[dict],
+           loader_workers: int = 0) -> _Run:
     "Device, model (initialised from the run's seed), datasets, optimiser, loss and evaluation loaders of a `fit` call."
     dev = resolve_device(device)
     if dev.type == "cpu":
@@ -250,13 +261,17 @@ def _setup(cache: Cache, split: Split, cfg: TrainConfig, device: str, model_kwar
     sid = _split_id(split)
     seed_everything(_epoch_seed(cfg.seed, split.name, -1))
     model = build_model(cfg.model, **(model_kwargs or {})).to(dev)
+    if cfg.channels_last if cfg.channels_last is not None else dev.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)  # the frame CNNs' convolutions
     ds = _datasets(cache, split, cfg, modality_of(model))
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     loss_fn = _configure_loss(model.default_loss(), cfg)
     ac = autocast_dtype(cfg.precision)
     run = torch.compile(model) if cfg.compile else model  # shares the parameters; `model` keeps the plain state dict
-    evl = {k: make_loader(ds[k], batch_size=256, shuffle=False) for k in ("val", "test")}
-    return _Run(cfg, split, sid, dev, model, run, opt, loss_fn, ac, ds, evl)
+    pin = dev.type == "cuda"
+    evl = {k: make_loader(ds[k], batch_size=256, shuffle=False, num_workers=loader_workers, pin_memory=pin)
+           for k in ("val", "test")}
+    return _Run(cfg, split, sid, dev, model, run, opt, loss_fn, ac, ds, evl, loader_workers=loader_workers, pin=pin)
 
 # %% ../nbs/20_train.ipynb #29ffc01d
 def _resume(ckpt: Path, r: _Run) -> tuple:
@@ -278,7 +293,7 @@ def _run_epoch(r: _Run, epoch: int) -> tuple:
     # a last batch of one sample cannot train BatchNorm on features (AIMSTF's feature_norm): skip it; the
     # shuffle changes every epoch, so no sample is always the one left out
     loader = make_loader(ds["train"], batch_size=cfg.batch_size, shuffle=True, seed=g_seed,
-                         drop_last=len(ds["train"]) % cfg.batch_size == 1)
+                         drop_last=len(ds["train"]) % cfg.batch_size == 1, num_workers=r.loader_workers, pin_memory=r.pin)
     for group in r.opt.param_groups:
         group["lr"] = cfg.lr_at(epoch)
     tr = train_epoch(r.run, loader, r.loss_fn, r.opt, r.dev, autocast=r.ac)
@@ -391,12 +406,13 @@ def pretrain_faces(model: nn.Module, ds: EmotionDataset, epochs: int, lr: float 
 
 # %% ../nbs/20_train.ipynb #f32480b4
 def fit(cache: Cache, split: Split, cfg: TrainConfig = TrainConfig(), out_dir=None, resume: bool = False,
-        device: str = "auto", progress: bool = True, model_kwargs: Optional[dict] = None) -> dict:
+        device: str = "auto", progress: bool = True, model_kwargs: Optional[dict] = None, loader_workers: int = 0) -> dict:
     """Train `cfg.model` on `split` of `cache`; select the epoch on validation; score the test set once.
-    Returns a result dict (metrics, optimistic best-test-over-epochs, history, counts, timing)."""
+    Returns a result dict (metrics, optimistic best-test-over-epochs, history, counts, timing). `loader_workers`:
+    DataLoader processes reading the batches (the results do not depend on it: `datasets.make_loader`)."""
     t0 = time.perf_counter()
     out_dir = Path(out_dir) if out_dir is not None else None
-    r = _setup(cache, split, cfg, device, model_kwargs)
+    r = _setup(cache, split, cfg, device, model_kwargs, loader_workers)
     history, best, start = [], None, 0
     ckpt = out_dir / "checkpoint.pt" if out_dir is not None else None
     if out_dir is not None:

@@ -208,3 +208,15 @@ def test_demo_switches_script_compares_each_setting_and_resumes(tmp_path):
     assert (tmp_path / "sw" / "demo_switches.md").read_text() == md
     bad = subprocess.run([*cmd[:-1], "aimstf:dropout"], capture_output=True, text=True)
     assert bad.returncode != 0 and "unknown comparison" in bad.stderr
+
+
+def test_cv_execution_options_are_recorded_and_do_not_change_results(cache, tmp_path):
+    "--threads and --loader-workers reach every fold and summary.json; loader workers leave results.csv unchanged."
+    a = cv(cache, "--out", tmp_path / "a", "--epochs", "2", "--threads", "1", *CV)
+    b = cv(cache, "--out", tmp_path / "b", "--epochs", "2", "--threads", "1", "--loader-workers", "2", "--jobs", "2", *CV)
+    assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
+    assert (tmp_path / "a" / "results.csv").read_bytes() == (tmp_path / "b" / "results.csv").read_bytes()
+    ex = json.loads((tmp_path / "b" / "summary.json").read_text())["execution"]
+    assert (ex["executor"], ex["jobs"], ex["threads"], ex["loader_workers"], ex["retried"], ex["failed"]) == ("local", 2, 1, 2, [], [])
+    bad = cv(cache, "--out", tmp_path / "c", "--executor", "slurm", *CV)
+    assert bad.returncode != 0 and "invalid choice: 'slurm'" in bad.stderr

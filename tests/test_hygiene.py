@@ -148,6 +148,7 @@ LAYERS = [
      "models"],
     ["metrics", "train"],
     ["runs"],
+    ["executors"],
     ["experiments", "learning", "ablation"],
     ["interpret", "explorer"],
     ["cli"],

@@ -25,7 +25,7 @@ def test_models_learn_quick(tmp_path):
 
 def test_quick_check_fails_without_the_eeg(tmp_path, monkeypatch):
     torch.set_num_threads(2)
-    items = EmotionDataset.__getitems__
+    items = EmotionDataset.read
 
     def zero_eeg(self, idx):
         b = items(self, idx)
@@ -33,7 +33,7 @@ def test_quick_check_fails_without_the_eeg(tmp_path, monkeypatch):
             b["eeg"] = torch.zeros_like(b["eeg"])
         return b
 
-    monkeypatch.setattr(EmotionDataset, "__getitems__", zero_eeg)
+    monkeypatch.setattr(EmotionDataset, "read", zero_eeg)
     r = quick_check(tmp_path, models=("eeg-only",))  # jobs=1: the patch reaches the training loop
     (_, desc, value, ok), = r["checks"]
     print(f"EEG zeroed: {desc}: {value:.3f}")
