@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from .cache import cache_identity, open_cache
 from .core import atomic_write
-from .executors import EXECUTORS, FoldTask, execute
+from .executors import EXECUTORS, FoldTask, check_execution, execute
 from .models.registry import check_model_names, model_spec
 from .runs import Run, RunError, versions, write_result_files
 from .splits import PROTOCOLS, check_no_leakage, class_counts, make_splits, restrict_split, single_class_sets
@@ -160,14 +160,8 @@ def _tasks(run: Run, cache, train: TrainConfig, resume: bool, device: str, model
     return out
 
 # %% ../nbs/21_experiments.ipynb #7137044e
-def _threads(executor: str, jobs: int, cpus_per_task: float, threads: Optional[int], device: str, gpus_per_task: float) -> int:
-    """torch threads per task: `threads`, or this process's torch threads divided by `jobs` (local), or `cpus_per_task` (Ray); a RunError
-    for an unknown executor, or Ray tasks asked to train on a GPU without one reserved (`gpus_per_task`)."""
-    if executor not in EXECUTORS:
-        raise RunError(f"unknown executor {executor!r}; choose from {list(EXECUTORS)}")
-    if executor == "ray" and device.startswith("cuda") and not gpus_per_task:
-        raise RunError(f"device {device!r} under Ray needs GPUs reserved per task: give gpus_per_task (--gpus-per-task), "
-                       "e.g. 1, or 0.25 to pack 4 folds on a GPU")
+def _threads(executor: str, jobs: int, cpus_per_task: float, threads: Optional[int]) -> int:
+    "torch threads per task: `threads`, or this process's torch threads divided by `jobs` (local), or `cpus_per_task` (Ray)."
     if threads is not None:
         if threads < 1:
             raise RunError(f"threads must be at least 1, got {threads}")
@@ -239,7 +233,8 @@ def run_cv(cache_path, out, protocol: str = "kfold-trial", models: Sequence[str]
                 models=list(models), targets=list(targets), train=train.to_dict(), n_folds=n_folds, val_fraction=val_fraction,
                 subjects=list(cache.subjects), leaky=PROTOCOLS[protocol].leaky, model_kwargs=model_kwargs or {},
                 same_samples=same)
-    nthreads = _threads(executor, jobs, cpus_per_task, threads, device, gpus_per_task)
+    check_execution(executor, device, cpus_per_task, gpus_per_task, retries)
+    nthreads = _threads(executor, jobs, cpus_per_task, threads)
     run = Run.create(out, spec, splits, resume=resume, overwrite=overwrite, tasks=tasks, masks=masks)
     folds = _tasks(run, cache, train, resume, device, model_kwargs, nthreads, loader_workers, executor == "local" and jobs > 1)
     ex = dict(executor=executor, ray_address=ray_address, cpus_per_task=cpus_per_task, gpus_per_task=gpus_per_task, retries=retries)
