@@ -21,6 +21,7 @@ min_python = cfg["min_python"]
 requirements = shlex.split(cfg.get("requirements", ""))
 dev_requirements = shlex.split(cfg.get("dev_requirements", ""))
 ray_requirements = shlex.split(cfg.get("ray_requirements", ""))
+interop_requirements = shlex.split(cfg.get("interop_requirements", ""))
 console_scripts = cfg.get("console_scripts", "").split()
 
 with open("README.md", encoding="utf-8") as f:
@@ -42,7 +43,7 @@ setuptools.setup(
     packages=setuptools.find_packages(include=[cfg["lib_name"], cfg["lib_name"] + ".*"]),
     include_package_data=True,
     install_requires=requirements,
-    extras_require={"dev": dev_requirements, "ray": ray_requirements},
+    extras_require={"dev": dev_requirements, "ray": ray_requirements, "interop": interop_requirements},
     python_requires=">=" + min_python,
     long_description=long_description,
     long_description_content_type="text/markdown",
