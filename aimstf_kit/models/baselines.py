@@ -7,7 +7,7 @@ __all__ = ['TSCEPTION_CHANNELS', 'TSCEPTION_INDEX', 'ModelOutput', 'EEGOnly', 'F
            'DeepVANet', 'MODELS', 'build_model']
 
 # %% ../../nbs/15_baselines.ipynb #09b40a2a
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -66,7 +66,7 @@ class EEGOnly(_Baseline):
         return self.encoder.batch_dependent
 
     def forward(self, face, eeg):
-        _check(eeg, (32, 128), "eeg")
+        _check(eeg, (self.encoder.n_electrodes, self.encoder.fs), "eeg")
         f = self.encoder(eeg)
         return ModelOutput(self.classifier(f), f)
 
@@ -102,14 +102,21 @@ TSCEPTION_INDEX = [DEAP_EEG_CHANNELS.index(c) for c in TSCEPTION_CHANNELS]
 # %% ../../nbs/15_baselines.ipynb #4b6c1f83
 class TSception(_Baseline):
     """TSception on the 28 paired electrodes of a (B, 32, T) EEG input. The kit feeds 1-s windows (T = 128 at
-    128 Hz); the authors used 4-s windows (T = 512). Any T >= 2 fs works (temporal kernels up to fs/2)."""
+    128 Hz); the authors used 4-s windows (T = 512). Any T >= 2 fs works (temporal kernels up to fs/2).
+    `channels`: the input's electrode names in order (default DEAP's 32); they must include the 28 paired ones."""
     modality = "eeg"
 
     def __init__(self, num_classes: int = 2, fs: int = 128, num_t: int = 15, num_s: int = 15, hidden: int = 32,
-                 dropout: float = 0.5, windows=(0.5, 0.25, 0.125), pool: int = 8):
+                 dropout: float = 0.5, windows=(0.5, 0.25, 0.125), pool: int = 8,
+                 channels: Optional[Sequence[str]] = None):
         super().__init__()
-        self.register_buffer("index", torch.tensor(TSCEPTION_INDEX), persistent=False)
-        n = len(TSCEPTION_INDEX)
+        names = list(DEAP_EEG_CHANNELS if channels is None else channels)
+        missing = [c for c in TSCEPTION_CHANNELS if c not in names]
+        if missing:
+            raise ValueError(f"TSception needs the 28 hemisphere-paired electrodes; channels lacks {missing}")
+        self.n_electrodes = len(names)
+        self.register_buffer("index", torch.tensor([names.index(c) for c in TSCEPTION_CHANNELS]), persistent=False)
+        n = len(TSCEPTION_CHANNELS)
         self.temporal = nn.ModuleList(nn.Conv2d(1, num_t, (1, int(w * fs))) for w in windows)
         self.pool = pool
         self.bn_t = nn.BatchNorm2d(num_t)
@@ -121,8 +128,8 @@ class TSception(_Baseline):
         self.classifier = nn.Sequential(nn.Linear(num_s, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, num_classes))
 
     def forward(self, face, eeg):
-        if eeg is None or eeg.dim() != 3 or eeg.shape[1] != 32:
-            raise ValueError(f"eeg must be (B, 32, T), got {None if eeg is None else tuple(eeg.shape)}")
+        if eeg is None or eeg.dim() != 3 or eeg.shape[1] != self.n_electrodes:
+            raise ValueError(f"eeg must be (B, {self.n_electrodes}, T), got {None if eeg is None else tuple(eeg.shape)}")
         x = eeg.index_select(1, self.index).unsqueeze(1)  # (B, 1, 28, T)
         t = torch.cat([F.avg_pool2d(F.leaky_relu(c(x)), (1, self.pool)) for c in self.temporal], dim=-1)
         t = self.bn_t(t)
