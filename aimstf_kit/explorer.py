@@ -6,6 +6,7 @@
 __all__ = ['plot_eeg_second', 'Explorer']
 
 # %% ../nbs/31_explorer.ipynb #80f005e6
+import warnings
 from pathlib import Path
 from typing import Optional, Union
 
@@ -14,24 +15,24 @@ import torch.nn as nn
 from fastcore.basics import patch
 
 from .cache import sample_index
-from .interpret import (CLASS_NAMES, _batch, _fold_of, eeg_info, explain, plot_face_attribution,
-                                  topomap)
+from .interpret import (CLASS_NAMES, _batch, _figure, _fold_of, eeg_info, explain,
+                                  plot_face_attribution, topomap)
 from .models.registry import modality_of
 from .runs import Run
 
 # %% ../nbs/31_explorer.ipynb #34709059
 def plot_eeg_second(eeg, importance=None, channels=None, ax=None, title: str = ""):
     "The 32 traces of one second (32, 128), offset vertically; electrodes shaded by `importance` (32,) if given."
-    import matplotlib.pyplot as plt
+    import matplotlib
     from aimstf_kit.core import DEAP_EEG_CHANNELS
     channels = list(channels or DEAP_EEG_CHANNELS)
     eeg = np.asarray(eeg, dtype=float)
     if ax is None:
-        _, ax = plt.subplots(figsize=(5, 6))
+        _, ax = _figure((5, 6))
     step = 3 * float(np.median(eeg.std(1))) or 1.0
     t = np.arange(eeg.shape[1]) / eeg.shape[1]
     norm = None if importance is None else np.asarray(importance) / (np.max(importance) or 1.0)
-    cmap = plt.get_cmap("Reds")
+    cmap = matplotlib.colormaps["Reds"]
     for k in range(eeg.shape[0]):
         color = "k" if norm is None else cmap(0.25 + 0.75 * norm[k])
         ax.plot(t, eeg[k] - k * step, lw=0.6, color=color)
@@ -43,11 +44,12 @@ def plot_eeg_second(eeg, importance=None, channels=None, ax=None, title: str = "
 # %% ../nbs/31_explorer.ipynb #31607337
 class Explorer:
     """Interactive explorer of a run folder (`Explorer(run)`) or of a model on a cache (`Explorer(model, cache)`).
-    `show()` -> the ipywidgets box; `render(index)` -> dict of figures and text (headless)."""
+    `show()` -> the ipywidgets box (displayed when it is a cell's last value); `render(index)` -> dict of
+    figures and text (headless). `ig_steps`, `internal_batch_size`: as in `explain`."""
 
     def __init__(self, source: Union[str, Path, nn.Module], cache=None, model: Optional[str] = None,
-                 target: Optional[str] = None, ig_steps: int = 16):
-        self.ig_steps, self.last = ig_steps, None
+                 target: Optional[str] = None, ig_steps: int = 16, internal_batch_size: int = 64):
+        self.ig_steps, self.internal_batch_size, self.last, self._shown = ig_steps, internal_batch_size, None, None
         if isinstance(source, nn.Module):
             if cache is None:
                 raise ValueError("Explorer(model, cache): a model needs the cache to explore")
@@ -83,12 +85,11 @@ def index_of(self: Explorer, subject: int, trial: int, second: int) -> int:
 # %% ../nbs/31_explorer.ipynb #cd7e0071
 def _eeg_figures(eeg, imp) -> dict:
     "'eeg': the traces of one second shaded by its importance `imp` (32,); 'topomap': that importance as a map."
-    import matplotlib.pyplot as plt
     figs = {}
-    fig, ax = plt.subplots(figsize=(4.2, 5.5))
+    fig, ax = _figure((4.2, 5.5))
     plot_eeg_second(eeg, imp, ax=ax, title="EEG, shaded by Integrated Gradients importance")
     figs["eeg"] = fig
-    fig, ax = plt.subplots(figsize=(3.2, 3.0))
+    fig, ax = _figure((3.2, 3.0))
     im = topomap(imp, ax, vlim=(0, float(imp.max()) or 1.0), info=eeg_info())
     fig.colorbar(im, ax=ax, shrink=0.7)
     ax.set_title("electrode importance", fontsize=8)
@@ -98,9 +99,8 @@ def _eeg_figures(eeg, imp) -> dict:
 # %% ../nbs/31_explorer.ipynb #b1ffd115
 def _levels_figure(level_weights: np.ndarray, gate: np.ndarray):
     "One sample's level weights (L, L) with its gate activations (L,) as a last column, as a heatmap."
-    import matplotlib.pyplot as plt
     import seaborn as sns
-    fig, ax = plt.subplots(figsize=(3.6, 2.6))
+    fig, ax = _figure((3.6, 2.6))
     lw = np.nan_to_num(level_weights, nan=0.0)
     sns.heatmap(np.concatenate([lw, gate[:, None]], 1), ax=ax, cmap="viridis", annot=True, fmt=".2f",
                 annot_kws=dict(size=6), xticklabels=[f"P{j}" for j in range(lw.shape[1])] + ["gate"],
@@ -128,7 +128,8 @@ def render(self: Explorer, index: int) -> dict:
     b, ds = _batch(self.cache, [index], self.target, mod, *self.rule)
     if len(ds) == 0:
         raise ValueError(f"sample {index} has no face crops; this model needs them")
-    ex = explain(model, b, ig_steps=self.ig_steps, face_methods=["integrated_gradients"] if mod != "eeg" else [])
+    ex = explain(model, b, ig_steps=self.ig_steps, face_methods=["integrated_gradients"] if mod != "eeg" else [],
+                 internal_batch_size=self.internal_batch_size)
     imp = ex.eeg_importance.get("integrated_gradients")
     figs = _eeg_figures(b["eeg"][0].numpy(), imp[0]) if "eeg" in b else {}
     if ex.face_attribution:
@@ -150,7 +151,7 @@ def show(self: Explorer):
     self.w_trial = W.Dropdown(options=self._trials(subjects[0]), description="trial")
     self.w_second = W.IntSlider(min=0, max=self._seconds(subjects[0], self.w_trial.value), description="second")
     self.w_text = W.HTML()
-    self.w_out = W.Output()
+    self.w_out, self._shown = W.Output(), None
     self.w_subject.observe(self._on_subject, names="value")
     self.w_trial.observe(self._on_trial, names="value")
     self.w_second.observe(self._on_second, names="value")
@@ -175,15 +176,19 @@ def _seconds(self: Explorer, s, t):
 # %% ../nbs/31_explorer.ipynb #4cc00f17
 @patch
 def _on_subject(self: Explorer, change):
-    "A new subject: its trials (setting the trial, which refreshes)."
-    self.w_trial.options = self._trials(change["new"])  # sets the trial, which refreshes
+    "A new subject: its trials and that trial's seconds, and a refresh (the trial's value may not change)."
+    with self.w_out:  # anything raised or printed stays in the explorer, not in JupyterLab's Log Console
+        self.w_trial.options = self._trials(change["new"])
+        self.w_second.max = self._seconds(change["new"], self.w_trial.value)
+        self._refresh()
 
 # %% ../nbs/31_explorer.ipynb #96ef0a11
 @patch
 def _on_trial(self: Explorer, change):
     "A new trial: its seconds, and a refresh."
-    self.w_second.max = self._seconds(self.w_subject.value, change["new"])
-    self._refresh()
+    with self.w_out:
+        self.w_second.max = self._seconds(self.w_subject.value, change["new"])
+        self._refresh()
 
 # %% ../nbs/31_explorer.ipynb #b1101d49
 @patch
@@ -192,17 +197,37 @@ def _on_second(self: Explorer, change):
     self._refresh()
 
 # %% ../nbs/31_explorer.ipynb #63223b5e
+def _png(fig, dpi: int = 80):
+    "`fig` as an IPython PNG image (what the Output widget shows; no pyplot, no inline backend needed)."
+    import io
+    from IPython.display import Image
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return Image(data=buf.getvalue(), format="png")
+
+
+def _warning_note(caught: list) -> str:
+    "A short HTML note of the warnings a redraw raised (shown under the text, never printed)."
+    msgs = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+    return "" if not msgs else "<br><small>" + "<br>".join(msgs[:3]) + "</small>"
+
+# %% ../nbs/31_explorer.ipynb #2ffe3c26
 @patch
 def _refresh(self: Explorer):
-    "Render the selected sample into the widget."
-    import matplotlib.pyplot as plt
+    """Render the selected sample into the widget's Output: its figures, and any error or warning, stay inside
+    the explorer (nothing goes to JupyterLab's Log Console). Re-selecting the sample shown does nothing."""
     from IPython.display import display
-    idx = self.index_of(self.w_subject.value, self.w_trial.value, self.w_second.value)
-    r = self.render(idx)
-    self.w_text.value = f"<b>{r['text']}</b>"
-    self.w_out.clear_output(wait=True)
     with self.w_out:
-        for k in ("eeg", "topomap", "face", "levels"):
-            if k in r:
-                display(r[k])
-    plt.close("all")
+        idx = self.index_of(self.w_subject.value, self.w_trial.value, self.w_second.value)
+        if idx == self._shown:
+            return
+        self.w_out.clear_output(wait=True)
+        self._shown = None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            r = self.render(idx)
+            images = [_png(r[k]) for k in ("eeg", "topomap", "face", "levels") if k in r]
+        self.w_text.value = f"<b>{r['text']}</b>" + _warning_note(caught)
+        for im in images:
+            display(im)
+        self._shown = idx

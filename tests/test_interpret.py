@@ -83,3 +83,84 @@ def test_attributions_find_the_planted_cues(tmp_path):
     print("top quartile:", top, "face mass in the lower half:", np.round(face_share, 3))
     assert sum(c in FRONTAL_PAIRS for c in top) >= 6, top
     assert np.mean(face_share) > 0.5, face_share
+
+
+@pytest.fixture(scope="module")
+def small_model_batch():
+    import torch
+    from aimstf_kit.models.aimstf import AIMSTF
+    torch.manual_seed(0)
+    m = AIMSTF("paper", n_levels=2)
+    b = dict(face=torch.rand(5, 5, 3, 64, 64), eeg=torch.randn(5, 32, 128) * 10, label=torch.tensor([0, 1, 0, 1, 1]))
+    return m, b
+
+
+def test_explain_and_every_plot_emit_no_warning(small_model_batch):
+    """No Captum 'did not already require gradients', no 'Mean of empty slice' (a class with no sample, the NaN
+    above the level diagonal), nothing from MNE or seaborn: explain + every plot, also for a one-class subset."""
+    import warnings
+    from matplotlib.figure import Figure
+    from aimstf_kit.interpret import (explain, plot_eeg_importance, plot_face_attribution, plot_fusion_weights,
+                                      plot_levels)
+    m, b = small_model_batch
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ex = explain(m, b, ig_steps=2, occlusion_window=32, occlusion_stride=32)
+        one_class = ex.subset(ex.label == 1)
+        figs = [plot_eeg_importance(e, k) for e in (ex, one_class) for k in e.eeg_importance]
+        figs += [f(e) for e in (ex, one_class) for f in (plot_levels, plot_fusion_weights)]
+        figs.append(plot_face_attribution(ex, b["face"], 1))
+        pngs = [f._repr_png_() for f in figs]
+    assert not caught, [f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})" for w in caught]
+    assert all(isinstance(f, Figure) for f in figs) and all(p[:4] == b"\x89PNG" and len(p) > 5000 for p in pngs)
+
+
+def test_figures_do_not_touch_pyplot(small_model_batch):
+    "Figures are `Figure` objects outside pyplot's global state (pyplot is not thread-safe under widget comms)."
+    import matplotlib.pyplot as plt
+    from aimstf_kit.interpret import explain, plot_face_attribution, plot_levels
+    m, b = small_model_batch
+    plt.close("all")
+    ex = explain(m, b, ig_steps=2, eeg_methods=["attention"], face_methods=["gradcam"])
+    plot_levels(ex), plot_face_attribution(ex, b["face"])
+    assert plt.get_fignums() == []
+
+
+def test_internal_batch_size_does_not_change_the_numbers(small_model_batch):
+    "Every attribution and weight with the model fed 3 inputs at a time equals the all-at-once result."
+    from aimstf_kit.interpret import explain
+    m, b = small_model_batch
+    kw = dict(ig_steps=4, occlusion_window=32, occlusion_stride=32)  # 20 occlusions per sample
+    whole = explain(m, b, internal_batch_size=None, **kw)
+    small = explain(m, b, internal_batch_size=3, **kw)
+    np.testing.assert_allclose(small.prob, whole.prob, rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_equal(small.pred, whole.pred)
+    np.testing.assert_allclose(small.eeg_attribution, whole.eeg_attribution, rtol=1e-3, atol=1e-5)
+    for d_small, d_whole in ((small.eeg_importance, whole.eeg_importance),
+                             (small.face_attribution, whole.face_attribution)):
+        assert sorted(d_small) == sorted(d_whole)
+        for k in d_whole:
+            np.testing.assert_allclose(d_small[k], d_whole[k], rtol=1e-3, atol=1e-5, err_msg=k)
+    for k in ("level_weights", "gate", "fusion_weights"):
+        np.testing.assert_allclose(getattr(small, k), getattr(whole, k), rtol=1e-4, atol=1e-6, err_msg=k)
+
+
+def test_internal_batch_size_bounds_what_the_model_sees(small_model_batch):
+    """A forward hook records the largest batch the model is called with: never above `internal_batch_size`
+    (the old behaviour, None, feeds it samples x steps at once: the hook sees that, so the check can fail)."""
+    from aimstf_kit.interpret import explain
+    m, b = small_model_batch
+    seen = []
+    h = m.register_forward_pre_hook(lambda mod, args: seen.append(max(len(a) for a in args if a is not None)))
+    try:
+        kw = dict(ig_steps=8, face_methods=["integrated_gradients", "occlusion"], occlusion_window=32,
+                  occlusion_stride=32)
+        explain(m, b, internal_batch_size=None, **kw)
+        assert max(seen) >= 5 * 8  # every sample x every step at once
+        seen.clear()
+        explain(m, b, internal_batch_size=4, **kw)
+        assert 0 < max(seen) <= 4, max(seen)
+    finally:
+        h.remove()
+    with pytest.raises(ValueError, match="internal_batch_size must be"):
+        explain(m, b, internal_batch_size=0)
