@@ -100,10 +100,12 @@ def main():
     after = [r for r in rows if r["internal_batch_size"] == 64]
     ok = max(r["peak_rss_mb"] for r in after) < TARGET_MB
     growth = after[-1]["peak_rss_mb"] - after[0]["peak_rss_mb"]
-    verdict = (f"256 samples: {after[-1]['peak_rss_mb']:.0f} MB peak ({'below' if ok else 'ABOVE'} the 2 GB target); "
-               f"{growth:+.0f} MB from 16 to 256 samples.")
+    verdict = (f"{after[-1]['samples']} samples: {after[-1]['peak_rss_mb']:.0f} MB peak "
+               f"({'below' if ok else 'ABOVE'} the 2 GB target)"
+               + (f"; {growth:+.0f} MB from {after[0]['samples']} to {after[-1]['samples']} samples." if len(after) > 1 else "."))
     md = "\n".join(["# explain_sample peak memory", "", f"`python benchmarks/bench_explain_memory.py "
-                    f"--results benchmarks/results --ig-steps {a.ig_steps}{' --before' if a.before else ''}`; {platform.processor() or platform.machine()},"
+                    f"--results benchmarks/results --ig-steps {a.ig_steps} --sizes {' '.join(map(str, a.sizes))}"
+                    f"{' --before' if a.before else ''}`; {platform.processor() or platform.machine()},"
                     f" Python {platform.python_version()}, 2 torch threads; one fresh process per row, peak RSS from "
                     f"`getrusage`; untrained AIMSTF (paper variant), {a.ig_steps} Integrated Gradients steps, a 270-sample synthetic "
                     "cache with faces.", "", table(rows), "", verdict, ""])
