@@ -24,7 +24,7 @@ from .datasets import EmotionDataset, make_loader
 from .models.registry import batch_dependent, build_model, class_probabilities, modality_of, predict_labels
 from .runs import Run
 from .splits import Split
-from .train import _forward, _to, autocast_dtype, resolve_device
+from .train import _forward, _to, autocast_dtype, in_memory_format, resolve_device
 
 # %% ../nbs/26_predict.ipynb #1a7dea0b
 class PredictError(ValueError):
@@ -206,11 +206,8 @@ def predict_samples(model, ds: EmotionDataset, device="cpu", batch_size: int = 2
 # %% ../nbs/26_predict.ipynb #208eedcd
 def _fold_model(run: Run, rec: dict, dev: torch.device):
     "A fold's selected model on `dev`, in the memory format its training used (channels-last on a GPU by default)."
-    model = run.load_model(rec["model"], rec["target"], rec["name"]).to(dev)
-    cl = run.spec["train"].get("channels_last")
-    if cl if cl is not None else dev.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
-    return model
+    return in_memory_format(run.load_model(rec["model"], rec["target"], rec["name"]).to(dev),
+                            run.spec["train"].get("channels_last"), dev)
 
 
 def _dataset(run: Run, cache, indices, target: str, modality: str) -> EmotionDataset:
