@@ -8,12 +8,15 @@ __all__ = ['DEAP_EEG_CHANNELS', 'DEAP_PERIPHERAL_CHANNELS', 'DEAP_CHANNELS', 'EE
            'DEAP_VIDEO_SUBJECTS', 'MAHNOB_FS', 'MAHNOB_PRESTIM_SECONDS', 'MAHNOB_VIDEO_FPS', 'MODEL_FS', 'RATING_NAMES',
            'LabelRuleName', 'EEG_STEP_FIELDS', 'AUTO_EEG_STEPS', 'binarize', 'LabelRule', 'seed_everything', 'Config',
            'PrepareConfig', 'SubjectRecord', 'describe_record', 'describe_subjects', 'trial_id', 'DataFormatError',
-           'plot_trial', 'tune_cpu_allocator', 'umask_mode', 'atomic_write']
+           'plot_trial', 'tune_cpu_allocator', 'scratch_dir', 'clean_scratch', 'umask_mode', 'atomic_write']
 
 # %% ../nbs/00_core.ipynb #72d7e651
+import atexit
 import dataclasses
 import os
 import random
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Optional, Sequence
@@ -430,6 +433,28 @@ def tune_cpu_allocator(mmap_threshold: int = 1 << 30) -> bool:
         return bool(libc.mallopt(M_MMAP_THRESHOLD, int(mmap_threshold))) and bool(libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1))
     except (OSError, AttributeError):
         return False
+
+# %% ../nbs/00_core.ipynb #a4a1ecd0
+_SCRATCH: list[tuple[int, Path]] = []
+
+
+def scratch_dir(prefix: str = "aimstf-") -> Path:
+    "A new empty folder in the system's temporary directory, removed by `clean_scratch` or when Python exits."
+    p = Path(tempfile.mkdtemp(prefix=prefix))
+    _SCRATCH.append((os.getpid(), p))
+    return p
+
+
+def clean_scratch() -> int:
+    "Remove every folder `scratch_dir` made in this process; returns how many it removed."
+    mine = [p for pid, p in _SCRATCH if pid == os.getpid()]
+    _SCRATCH[:] = [(pid, p) for pid, p in _SCRATCH if pid != os.getpid()]
+    for p in mine:
+        shutil.rmtree(p, ignore_errors=True)
+    return sum(not p.exists() for p in mine)
+
+
+atexit.register(clean_scratch)
 
 # %% ../nbs/00_core.ipynb #a0adc785
 def umask_mode(mode: int = 0o666) -> int:

@@ -79,7 +79,7 @@ def _free_port() -> int:
 
 
 def _lab_env(home: Path) -> dict:
-    "The server's environment: fresh Jupyter / JupyterLab / IPython folders, the venv's scripts first on PATH."
+    "The server's environment: fresh Jupyter / JupyterLab / IPython / temp folders, the venv's scripts first on PATH."
     env = dict(os.environ)
     for var in ("MPLBACKEND", "JUPYTER_PATH", "JUPYTER_CONFIG_PATH", "PYTHONSTARTUP"):
         env.pop(var, None)  # conftest sets MPLBACKEND=Agg, which would turn off inline figures in the kernel
@@ -89,6 +89,8 @@ def _lab_env(home: Path) -> dict:
         (home / sub).mkdir(parents=True, exist_ok=True)
         env[var] = str(home / sub)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    (home / "tmp").mkdir(exist_ok=True)
+    env["TMPDIR"] = str(home / "tmp")  # the kernels' scratch folders (the explorer keeps its own) stay in the test's
     return env
 
 

@@ -4,7 +4,8 @@
 - the library is pyflakes-clean (no unused imports, undefined names ...),
 - each on-disk format has one owner: only `aimstf_kit/runs.py` names `run.json` and only
   `aimstf_kit/cache.py` names `manifest.json`,
-- nothing in tests/ or nbs/ puts the benchmarks folder on `sys.path` (benchmarks are not a library)."""
+- nothing in tests/ or nbs/ puts the benchmarks folder on `sys.path` (benchmarks are not a library),
+- notebooks write their examples into `scratch_dir()` folders and remove them in their last cell (`clean_scratch()`)."""
 import ast
 import json
 import re
@@ -201,3 +202,40 @@ def test_readme_holds_the_committed_benchmark_tables():
         assert start in readme and end in readme, f"README.md lacks the {name} markers"
         got = readme.split(start, 1)[1].split(end, 1)[0]
         assert got == sync.block(name), f"README's {name} table is not benchmarks/results' (run python tools/sync_readme.py)"
+
+
+# A notebook's examples write synthetic data sets, caches and runs; before `scratch_dir` they went into
+# `tempfile.mkdtemp()` folders that nothing removed: one `nbdev_test` left 2.2 GB in /tmp and filled CI's disk.
+SCRATCH_EXEMPT = {
+    "00_core.ipynb": "defines and tests scratch_dir itself (its own mkdtemp folder is removed in the same cell)",
+    "index.ipynb": "README's source: one tiny folder, removed when Python exits; a hidden cell would show in README",
+}
+
+
+def test_notebooks_clean_up_their_scratch_folders():
+    bad = []
+    for nb_path in sorted(NBS.glob("*.ipynb")):
+        cells = [c for c in json.loads(nb_path.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"]
+        srcs = [cell_source(c) for c in cells]
+        examples = [s for s in srcs if not any(EXPORT_DIRECTIVE.match(l.strip()) for l in s.splitlines())]
+        if nb_path.name in SCRATCH_EXEMPT:
+            continue
+        if any("mkdtemp(" in s for s in examples):
+            bad.append(f"{nb_path.name}: an example cell calls tempfile.mkdtemp(); use aimstf_kit.core.scratch_dir()")
+        if any("scratch_dir(" in s for s in examples) and "clean_scratch()" not in srcs[-1]:
+            bad.append(f"{nb_path.name}: uses scratch_dir() but its last code cell does not call clean_scratch()")
+    assert not bad, "\n".join(bad)
+
+
+def test_scratch_rule_catches_a_leak(tmp_path, monkeypatch):
+    "The rule above fails on a notebook that makes a folder and never removes it."
+    nb = {"cells": [{"cell_type": "code", "source": "from aimstf_kit.core import scratch_dir\nroot = scratch_dir()"},
+                    {"cell_type": "code", "source": "print(root)"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (tmp_path / "99_leak.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    monkeypatch.setattr(sys.modules[__name__], "NBS", tmp_path)
+    try:
+        test_notebooks_clean_up_their_scratch_folders()
+    except AssertionError as e:
+        assert "99_leak.ipynb: uses scratch_dir() but its last code cell" in str(e)
+    else:
+        raise AssertionError("a notebook that never calls clean_scratch() passed the rule")
