@@ -326,7 +326,7 @@ def _timings(out):
         return {}
 
 
-def build(nbs=REPO / "nbs", out=REPO / "docs" / "_build", jobs=2, only=None, timeout=1800,
+def build(nbs=REPO / "nbs", out=REPO / "docs" / "_build", jobs=1, only=None, timeout=1800,
           mpl_backend="module://matplotlib_inline.backend_inline", conf_dir=CONF_DIR, log=print):
     """Build the site of the notebooks in `nbs` into `out`/html; raises BuildError naming what failed.
 
@@ -388,7 +388,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "_build",
                     help="build folder (default docs/_build); the site is OUT/html/index.html")
-    ap.add_argument("--jobs", type=int, default=2, help="notebooks executed at the same time (default 2)")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="notebooks executed at the same time (default 1: each trains with every core; two at once on"
+                         " 2 cores ran about 5x slower)")
     ap.add_argument("--only", nargs="+", metavar="NB", help="build only these notebooks (e.g. 00_core 07_splits)")
     ap.add_argument("--nbs", type=Path, default=REPO / "nbs", help="notebook folder (default nbs/)")
     ap.add_argument("--timeout", type=int, default=1800, help="seconds one cell may run (default 1800)")
