@@ -512,6 +512,14 @@ def test_harness_sees_log_entries(browser, lab):
         lab.shutdown_kernels()
 
 
+def show_whole(page, box):
+    "Make the window tall enough for all of `box` (the explorer's figures run past the first screen) and scroll to it."
+    page.set_viewport_size({"width": 1400, "height": int(min(4000, box.bounding_box()["height"] + 400))})
+    page.wait_for_timeout(750)
+    box.evaluate("e => e.scrollIntoView({block: 'center'})")
+    page.wait_for_timeout(500)
+
+
 def test_explorer(browser, lab, shots):
     name = "31_explorer.ipynb"
     page, st, seconds = run_notebook(browser, lab, name)
@@ -523,8 +531,7 @@ def test_explorer(browser, lab, shots):
         explorer = explorer_box(page)
         assert explorer.count(), (f"{name}: no explorer widget (a .jupyter-widgets VBox with .widget-dropdown and "
                                   ".widget-slider) in the notebook after Run All")
-        explorer.evaluate("e => e.scrollIntoView({block: 'start'})")
-        page.wait_for_timeout(500)
+        show_whole(page, explorer)  # JupyterLab with all of the explorer: topomap, faces, level weights
         save_png(page.screenshot(), shots / "31_explorer_run_all.png")
         c = controls(explorer)
         assert {d["label"].strip() for d in c["dropdowns"]} >= {"subject", "trial"} and c["second"] is not None, c
@@ -565,11 +572,7 @@ def test_explorer(browser, lab, shots):
         print(f"[browser] explorer: {N_CHANGES} changes in {t20:.1f} s, blank figures {blank}; "
               f"lowest ink fraction per figure {None if lows is None else np.round(lows, 3).tolist()}; "
               f"after a burst of 5 quick trial changes ({time.time() - t0:.1f} s): {burst_blank} blank")
-        box = explorer.bounding_box()  # the whole explorer in the window, then its screenshot
-        page.set_viewport_size({"width": 1400, "height": int(min(4000, box["height"] + 400))})
-        page.wait_for_timeout(750)
-        explorer.evaluate("e => e.scrollIntoView({block: 'start'})")
-        page.wait_for_timeout(500)
+        show_whole(page, explorer)
         save_png(explorer.screenshot(), shots / "31_explorer_after_changes.png")
         entries = log_console_entries(page, name)
         server = lab.log_text()[log_at:]
